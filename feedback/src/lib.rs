@@ -1,0 +1,3 @@
+//! hark feedback: what customers tell us and what they are worth.
+pub mod sentiment;
+pub mod value;

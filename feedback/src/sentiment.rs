@@ -1,0 +1,1 @@
+//! Sentiment (filled by the sentiment work).

@@ -1,0 +1,1 @@
+//! Customer value (filled by the customer value work).
