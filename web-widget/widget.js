@@ -51,7 +51,7 @@ button{cursor:pointer}
 :focus-visible{outline:3px solid var(--a);outline-offset:2px}
 .sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 .bub{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:58px;height:58px;border-radius:50%;border:0;background:var(--a);color:var(--on);
-display:grid;place-items:center;box-shadow:0 6px 20px rgba(0,0,0,.25);transition:transform .15s}
+display:grid;place-items:center;box-shadow:0 0 0 2px rgba(255,255,255,.85),0 6px 20px rgba(0,0,0,.25);transition:transform .15s}
 .bub:hover{transform:scale(1.06)}
 .bub:focus-visible{outline-offset:3px;box-shadow:0 0 0 3px #fff,0 6px 20px rgba(0,0,0,.25)}
 .bub svg{width:28px;height:28px}
@@ -89,7 +89,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .m[data-author=system]{align-self:center;align-items:center;max-width:94%}
 .m[data-author=system] .tx{background:transparent;color:var(--mut);font-size:13px;text-align:center;padding:2px 8px}
 .m[data-pending] .tx{opacity:.72}
-.m[data-failed] .tx{outline:2px solid var(--err)}
+.m[data-failed] .tx{outline:2px dashed var(--err);outline-offset:2px}
 .meta{font-size:12px;color:var(--mut);margin:3px 4px 0}
 .meta button{border:0;background:none;color:var(--err);text-decoration:underline;padding:0 2px;font-size:12px}
 .ev{align-self:center;font-size:13px;color:var(--mut);text-align:center;padding:2px 10px;max-width:94%;overflow-wrap:anywhere}
@@ -534,6 +534,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       kick();
     };
     meta.append(b);
+    log.scrollTop = log.scrollHeight;
   };
   const ERR = {
     frame_too_large: 'That message is too long to send.',
