@@ -1,1 +1,0 @@
-//! Sentiment (filled by the sentiment work).

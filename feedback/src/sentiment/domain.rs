@@ -1,0 +1,526 @@
+//! The customer-service layer: phrases, waiting times, repeats and sarcasm that the general
+//! VADER lexicon does not score ("my order never arrived", "on hold for 45 minutes",
+//! "great, another delay").
+//!
+//! *Architecture invariant*: the layer only rewrites the valences of tokens that a rule matched.
+//! When no rule fires, the per-token valences — and so every score — are exactly VADER's.
+//!
+//! The rules are data: `data/sentiment/service_lexicon.tsv` (embedded) plus any file given to
+//! [`super::Analyzer::with_domain_lexicon_file`]. The file format is documented at the top of the
+//! embedded file; in short, tab-separated lines of
+//!
+//! | kind | columns | meaning |
+//! |---|---|---|
+//! | `class` | name, `word\|word\|…` | a word class, used in patterns as `@name` (a later line adds words) |
+//! | `phrase` | pattern, valence, example | matched tokens are set to 0 and the last one to `valence` |
+//! | `unit` | `word\|word\|…`, minutes | duration words for the waiting-time rule |
+//! | `wait` | `word word…` | a cue that makes a nearby duration a waiting time ("on hold", "it's been") |
+//! | `sarcasm` | `word\|word\|…` | positive words read as sarcasm before a complaint in the same sentence |
+//!
+//! Pattern elements are separated by spaces: a word, `@class`, `#` (any number, digits or
+//! words), `#>=N`, alternatives joined by `|` (`order|package|@item`), an element suffixed with
+//! `?` is optional, and `~N` skips up to N tokens. A match never crosses a sentence end.
+
+use super::SentimentError;
+use super::vader::{FxMap, Token};
+
+/// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
+const FREE_WAIT_MINUTES: f64 = 5.0;
+/// Valence per e-fold of waiting beyond the free wait: 45 min ≈ -1.8, 2 h ≈ -2.5.
+const WAIT_SLOPE: f64 = -0.8;
+/// The most negative valence a waiting time alone can carry (about "utterly terrible").
+const WAIT_FLOOR: f64 = -3.0;
+/// How far before / after a duration a waiting cue may stand (tokens, same sentence).
+const WAIT_CUE_BEFORE: usize = 6;
+const WAIT_CUE_AFTER: usize = 3;
+
+/// Where a rule came from, for error messages and [`super::Analysis::domain_rules`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleId {
+    pub origin: std::sync::Arc<str>,
+    pub line: usize,
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.origin, self.line)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Atom {
+    Word(Box<str>),
+    Class(usize),
+    Number { min: Option<f64> },
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Element { alts: Vec<Atom>, optional: bool },
+    Gap(usize),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Phrase {
+    steps: Vec<Step>,
+    valence: f64,
+    pub id: RuleId,
+    pub example: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone)]
+struct Unit {
+    minutes: f64,
+    id: RuleId,
+}
+
+/// The parsed rules. Cheap to share; matching allocates only per-message scratch space.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DomainLexicon {
+    class_names: FxMap<Box<str>, usize>,
+    classes: Vec<Vec<Box<str>>>,
+    pub(crate) phrases: Vec<Phrase>,
+    units: FxMap<Box<str>, Unit>,
+    wait_cues: Vec<(Vec<Box<str>>, RuleId)>,
+    sarcasm: FxMap<Box<str>, RuleId>,
+    /// First-element index: word → phrases that may start with it.
+    by_first_word: FxMap<Box<str>, Vec<usize>>,
+    /// Phrases whose first element can be a number.
+    by_number: Vec<usize>,
+}
+
+/// The embedded default rules.
+const BUILTIN: &str = include_str!("../../data/sentiment/service_lexicon.tsv");
+pub(crate) const BUILTIN_ORIGIN: &str = "service_lexicon.tsv";
+
+/// What the layer changed in one message: one entry per rule application.
+#[derive(Debug, Default)]
+pub(crate) struct Fired {
+    pub rules: Vec<RuleId>,
+}
+
+impl DomainLexicon {
+    /// The embedded rules. A unit test guarantees they parse; should they ever not, the layer
+    /// is empty (plain VADER) rather than a panic in the server.
+    pub(crate) fn builtin() -> Self {
+        let mut lexicon = DomainLexicon::default();
+        match lexicon.extend_from_str(BUILTIN, BUILTIN_ORIGIN) {
+            Ok(()) => lexicon,
+            Err(_) => DomainLexicon::default(),
+        }
+    }
+
+    /// Adds the rules in `text`; on any bad line nothing is added and every bad line is
+    /// reported with its number.
+    pub(crate) fn extend_from_str(&mut self, text: &str, origin: &str) -> Result<(), SentimentError> {
+        let mut next = self.clone();
+        let origin: std::sync::Arc<str> = origin.into();
+        let mut problems = Vec::new();
+        for (k, line) in text.lines().enumerate() {
+            let line_no = k + 1;
+            let trimmed = line.trim_end_matches('\r');
+            if trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#') {
+                continue;
+            }
+            let id = RuleId { origin: origin.clone(), line: line_no };
+            if let Err(msg) = next.parse_line(trimmed, id) {
+                problems.push(format!("line {line_no}: {msg}"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SentimentError::InvalidLexicon { origin: origin.to_string(), problems });
+        }
+        next.rebuild_index();
+        *self = next;
+        Ok(())
+    }
+
+    fn parse_line(&mut self, line: &str, id: RuleId) -> Result<(), String> {
+        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let field = |k: usize, what: &str| -> Result<&str, String> {
+            fields.get(k).copied().filter(|f| !f.is_empty()).ok_or_else(|| format!("missing {what}"))
+        };
+        match fields[0] {
+            "class" => {
+                let name = field(1, "class name")?;
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("class name {name:?} must be letters, digits or _"));
+                }
+                let words = word_list(field(2, "class words")?)?;
+                let idx = match self.class_names.get(name) {
+                    Some(&idx) => idx,
+                    None => {
+                        self.classes.push(Vec::new());
+                        self.class_names.insert(name.into(), self.classes.len() - 1);
+                        self.classes.len() - 1
+                    }
+                };
+                self.classes[idx].extend(words);
+            }
+            "phrase" => {
+                let steps = self.parse_pattern(field(1, "pattern")?)?;
+                let valence = parse_valence(field(2, "valence")?)?;
+                let example = fields.get(3).filter(|e| !e.is_empty()).map(|e| Box::from(*e));
+                self.phrases.push(Phrase { steps, valence, id, example });
+            }
+            "unit" => {
+                let words = word_list(field(1, "unit words")?)?;
+                let minutes: f64 = field(2, "minutes")?
+                    .parse()
+                    .ok()
+                    .filter(|m: &f64| m.is_finite() && *m > 0.0)
+                    .ok_or("minutes must be a positive number")?;
+                for w in words {
+                    self.units.insert(w, Unit { minutes, id: id.clone() });
+                }
+            }
+            "wait" => {
+                let words: Vec<Box<str>> = field(1, "cue words")?.split(' ').filter(|w| !w.is_empty()).map(normalize_word).collect();
+                if words.iter().any(|w| w.is_empty()) {
+                    return Err("cue words must contain letters".into());
+                }
+                self.wait_cues.push((words, id));
+            }
+            "sarcasm" => {
+                for w in word_list(field(1, "sarcasm words")?)? {
+                    self.sarcasm.insert(w, id.clone());
+                }
+            }
+            other => return Err(format!("unknown kind {other:?} (class, phrase, unit, wait, sarcasm)")),
+        }
+        Ok(())
+    }
+
+    fn parse_pattern(&self, pattern: &str) -> Result<Vec<Step>, String> {
+        let mut steps = Vec::new();
+        for part in pattern.split(' ').filter(|p| !p.is_empty()) {
+            if let Some(n) = part.strip_prefix('~') {
+                let n: usize = n.parse().map_err(|_| format!("bad gap {part:?}"))?;
+                steps.push(Step::Gap(n));
+                continue;
+            }
+            let (body, optional) = match part.strip_suffix('?') {
+                Some(body) => (body, true),
+                None => (part, false),
+            };
+            let mut alts = Vec::new();
+            for alt in body.split('|') {
+                alts.push(self.parse_atom(alt)?);
+            }
+            steps.push(Step::Element { alts, optional });
+        }
+        match (steps.first(), steps.last()) {
+            (Some(Step::Element { optional: false, .. }), Some(Step::Element { .. })) => Ok(steps),
+            _ => Err("a pattern must start with a required element and end with an element".into()),
+        }
+    }
+
+    fn parse_atom(&self, alt: &str) -> Result<Atom, String> {
+        if let Some(name) = alt.strip_prefix('@') {
+            return self
+                .class_names
+                .get(name)
+                .map(|&idx| Atom::Class(idx))
+                .ok_or_else(|| format!("unknown class @{name} (define it on an earlier line)"));
+        }
+        if alt == "#" {
+            return Ok(Atom::Number { min: None });
+        }
+        if let Some(min) = alt.strip_prefix("#>=") {
+            let min: f64 = min.parse().map_err(|_| format!("bad number bound {alt:?}"))?;
+            return Ok(Atom::Number { min: Some(min) });
+        }
+        let word = normalize_word(alt);
+        if word.is_empty() || *word != *alt.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'") {
+            return Err(format!("bad word {alt:?} (lowercase words without surrounding punctuation)"));
+        }
+        Ok(Atom::Word(word))
+    }
+
+    fn rebuild_index(&mut self) {
+        self.by_first_word.clear();
+        self.by_number.clear();
+        for (p, phrase) in self.phrases.iter().enumerate() {
+            let Some(Step::Element { alts, .. }) = phrase.steps.first() else { continue };
+            for atom in alts {
+                match atom {
+                    Atom::Word(w) => self.by_first_word.entry(w.clone()).or_default().push(p),
+                    Atom::Class(c) => {
+                        for w in &self.classes[*c] {
+                            self.by_first_word.entry(w.clone()).or_default().push(p);
+                        }
+                    }
+                    Atom::Number { .. } => self.by_number.push(p),
+                }
+            }
+        }
+        for list in self.by_first_word.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self.by_number.sort_unstable();
+        self.by_number.dedup();
+    }
+
+    fn atom_matches(&self, atom: &Atom, t: &Norm) -> bool {
+        match atom {
+            Atom::Word(w) => **w == *t.word,
+            Atom::Class(c) => self.classes[*c].iter().any(|w| **w == *t.word),
+            Atom::Number { min } => t.number.is_some_and(|n| min.is_none_or(|m| n >= m)),
+        }
+    }
+
+    /// Index of the last token of a match of `steps` starting at `pos`, within `[pos, end)`.
+    fn match_steps(&self, steps: &[Step], norms: &[Norm], pos: usize, end: usize) -> Option<usize> {
+        let Some((step, rest)) = steps.split_first() else {
+            return pos.checked_sub(1);
+        };
+        match step {
+            Step::Gap(n) => (0..=*n)
+                .take_while(|skip| pos + skip <= end)
+                .find_map(|skip| self.match_steps(rest, norms, pos + skip, end)),
+            Step::Element { alts, optional } => {
+                let here = (pos < end && alts.iter().any(|a| self.atom_matches(a, &norms[pos])))
+                    .then(|| self.match_steps(rest, norms, pos + 1, end))
+                    .flatten();
+                if here.is_some() || !*optional {
+                    return here;
+                }
+                self.match_steps(rest, norms, pos, end)
+            }
+        }
+    }
+
+    /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
+    pub(crate) fn apply(&self, tokens: &[Token<'_>], boosters: impl Fn(&str) -> Option<f64>, sentiments: &mut [f64]) -> Fired {
+        let mut fired = Fired::default();
+        if tokens.is_empty() {
+            return fired;
+        }
+        let norms: Vec<Norm> = tokens.iter().map(Norm::of).collect();
+        // Sentence end (exclusive) for every token.
+        let mut sentence_end = vec![tokens.len(); tokens.len()];
+        let mut sentence_start = vec![0; tokens.len()];
+        let mut start = 0;
+        for k in 0..tokens.len() {
+            sentence_start[k] = start;
+            if norms[k].ends_sentence {
+                for e in &mut sentence_end[start..=k] {
+                    *e = k + 1;
+                }
+                start = k + 1;
+            }
+        }
+
+        // 1. Phrases, leftmost-longest, without overlap.
+        let mut covered = vec![false; tokens.len()];
+        let mut complaints: Vec<usize> = Vec::new(); // positions of negative events
+        let mut k = 0;
+        while k < tokens.len() {
+            let mut best: Option<(usize, usize)> = None; // (last index, phrase)
+            let candidates = self.by_first_word.get(&*norms[k].word).into_iter().flatten();
+            let numbers = norms[k].number.is_some().then_some(self.by_number.iter()).into_iter().flatten();
+            for &p in candidates.chain(numbers) {
+                if let Some(last) = self.match_steps(&self.phrases[p].steps, &norms, k, sentence_end[k])
+                    && best.is_none_or(|(b, bp)| last > b || (last == b && p < bp))
+                {
+                    best = Some((last, p));
+                }
+            }
+            let Some((last, p)) = best else {
+                k += 1;
+                continue;
+            };
+            let phrase = &self.phrases[p];
+            let mut valence = phrase.valence;
+            // A booster right before the phrase intensifies it as VADER's would ("really slow reply").
+            if k > 0 && valence != 0.0 && !covered[k - 1]
+                && let Some(b) = boosters(&tokens[k - 1].lower)
+            {
+                valence += if valence < 0.0 { -b } else { b };
+            }
+            for (s, c) in sentiments[k..=last].iter_mut().zip(&mut covered[k..=last]) {
+                *s = 0.0;
+                *c = true;
+            }
+            sentiments[last] = valence;
+            if valence < 0.0 {
+                complaints.push(last);
+            }
+            fired.rules.push(phrase.id.clone());
+            k = last + 1;
+        }
+
+        // 2. Waiting times: a duration near a waiting cue.
+        for k in 0..tokens.len() {
+            let Some(unit) = self.units.get(&*norms[k].word) else { continue };
+            if covered[k] {
+                continue;
+            }
+            let Some(count) = quantity(&norms, k, sentence_start[k]) else { continue };
+            let minutes = count * unit.minutes;
+            if minutes <= FREE_WAIT_MINUTES {
+                continue;
+            }
+            let lo = k.saturating_sub(WAIT_CUE_BEFORE).max(sentence_start[k]);
+            let hi = (k + WAIT_CUE_AFTER + 1).min(sentence_end[k]);
+            let cue = self.wait_cues.iter().find(|(words, _)| {
+                (lo..hi).any(|j| {
+                    j + 1 >= words.len()
+                        && j + 1 - words.len() >= lo
+                        && words.iter().zip(&norms[j + 1 - words.len()..=j]).all(|(w, t)| **w == *t.word)
+                })
+            });
+            let Some((_, cue_id)) = cue else { continue };
+            let valence = (WAIT_SLOPE * (minutes / FREE_WAIT_MINUTES).ln()).max(WAIT_FLOOR);
+            sentiments[k] = valence;
+            covered[k] = true;
+            complaints.push(k);
+            fired.rules.push(unit.id.clone());
+            fired.rules.push(cue_id.clone());
+        }
+
+        // 3. Sarcasm: a positive interjection before a complaint in the same sentence
+        //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers").
+        for &c in &complaints {
+            for j in sentence_start[c]..c {
+                if covered[j] || sentiments[j] <= 0.0 {
+                    continue;
+                }
+                let Some(id) = self.sarcasm.get(&*norms[j].word) else { continue };
+                if is_interjection(&norms, j, sentence_start[j]) {
+                    sentiments[j] = -sentiments[j].abs();
+                    covered[j] = true;
+                    fired.rules.push(id.clone());
+                }
+            }
+        }
+        fired
+    }
+}
+
+/// Read as an interjection, and so as sarcasm before a complaint: it opens the sentence (after
+/// "oh", "wow", "just"…) and is followed by a pause ("Great, …", "Perfect!!"), or is followed by
+/// "how", "that" or "when" ("love how…"), or follows "oh"/"just" ("just great").
+fn is_interjection(norms: &[Norm], j: usize, sentence_start: usize) -> bool {
+    const LEADS: &[&str] = &["oh", "ohh", "wow", "just", "well", "yeah", "ah", "gee", "really", "how", "so", "and", "i", "we"];
+    const FOLLOWS: &[&str] = &["how", "that", "when", "being", "waiting", "getting", "having"];
+    const BEFORE: &[&str] = &["oh", "ohh", "just", "wow", "gee"];
+    let opens = norms[sentence_start..j].iter().all(|t| LEADS.contains(&&*t.word));
+    let pause = norms[j].ends_clause;
+    let follows = norms.get(j + 1).is_some_and(|t| FOLLOWS.contains(&&*t.word));
+    let after_lead = j > sentence_start && BEFORE.contains(&&*norms[j - 1].word);
+    (opens && pause) || follows || after_lead
+}
+
+/// The count before a duration word: a number, "a"/"an", "a few", "a couple of", or none for a
+/// bare plural after "for" ("for weeks"). `None` when this is not a duration.
+fn quantity(norms: &[Norm], k: usize, sentence_start: usize) -> Option<f64> {
+    let prev = |back: usize| (k >= sentence_start + back).then(|| &norms[k - back]);
+    let before = |t: Option<&Norm>, words: &[&str]| t.is_some_and(|t| words.contains(&&*t.word));
+    // "only 5 minutes", "just an hour": framed as short, not a complaint.
+    let framed_short = |back: usize| before(prev(back), &["only", "just"]);
+    let p1 = prev(1)?;
+    if let Some(n) = p1.number {
+        return (!framed_short(2)).then_some(n);
+    }
+    match &*p1.word {
+        "a" | "an" => (!framed_short(2)).then_some(1.0),
+        "few" | "several" | "multiple" | "many" => Some(3.0),
+        "couple" => Some(2.0),
+        "of" if before(prev(2), &["couple"]) => Some(2.0),
+        "for" | "over" | "in" if norms[k].word.ends_with('s') => Some(2.0),
+        _ => None,
+    }
+}
+
+/// A token as the domain layer sees it.
+#[derive(Debug)]
+struct Norm {
+    /// Lowercased, surrounding punctuation removed, curly apostrophes made straight.
+    word: Box<str>,
+    number: Option<f64>,
+    ends_sentence: bool,
+    ends_clause: bool,
+}
+
+impl Norm {
+    fn of(token: &Token<'_>) -> Norm {
+        let word = normalize_word(token.raw);
+        let number = parse_number(&word);
+        let tail = token.raw.trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
+        let ends_sentence = tail.ends_with(['.', '!', '?', ';', '\u{2026}']) && !is_abbreviation(&word);
+        let ends_clause = ends_sentence || tail.ends_with([',', ':', '-', '\u{2014}', '\u{2013}']);
+        Norm { word, number, ends_sentence, ends_clause }
+    }
+}
+
+fn is_abbreviation(word: &str) -> bool {
+    matches!(word, "mr" | "mrs" | "ms" | "dr" | "e.g" | "i.e" | "etc" | "vs" | "st")
+}
+
+fn is_punct(c: char) -> bool {
+    c.is_ascii_punctuation()
+        || matches!(c, '\u{2018}' | '\u{2019}' | '\u{201c}' | '\u{201d}' | '\u{2026}' | '\u{2013}' | '\u{2014}' | '\u{ab}' | '\u{bb}' | '\u{bf}' | '\u{a1}')
+}
+
+/// Lowercase, strip surrounding punctuation, straighten apostrophes.
+pub(crate) fn normalize_word(raw: &str) -> Box<str> {
+    let trimmed = raw.trim_matches(is_punct);
+    let mut out = String::with_capacity(trimmed.len());
+    for c in trimmed.chars() {
+        match c {
+            '\u{2019}' | '\u{2018}' => out.push('\''),
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out.into_boxed_str()
+}
+
+fn parse_number(word: &str) -> Option<f64> {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'.') && word.as_bytes()[0].is_ascii_digit() {
+        return word.replace(',', "").parse().ok();
+    }
+    let n = match word {
+        "one" => 1.0,
+        "two" => 2.0,
+        "three" => 3.0,
+        "four" => 4.0,
+        "five" => 5.0,
+        "six" => 6.0,
+        "seven" => 7.0,
+        "eight" => 8.0,
+        "nine" => 9.0,
+        "ten" => 10.0,
+        "eleven" => 11.0,
+        "twelve" => 12.0,
+        "fifteen" => 15.0,
+        "twenty" => 20.0,
+        "thirty" => 30.0,
+        "forty" => 40.0,
+        "forty-five" => 45.0,
+        "fifty" => 50.0,
+        "sixty" => 60.0,
+        "ninety" => 90.0,
+        "hundred" => 100.0,
+        _ => return None,
+    };
+    Some(n)
+}
+
+fn word_list(field: &str) -> Result<Vec<Box<str>>, String> {
+    let words: Vec<Box<str>> = field.split('|').map(|w| normalize_word(w.trim())).collect();
+    if words.iter().any(|w| w.is_empty()) {
+        return Err(format!("empty word in {field:?}"));
+    }
+    Ok(words)
+}
+
+fn parse_valence(field: &str) -> Result<f64, String> {
+    field
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (-4.0..=4.0).contains(v))
+        .ok_or_else(|| format!("valence {field:?} must be a number in [-4, 4] like VADER's"))
+}
