@@ -43,12 +43,12 @@
 :host{all:initial}
 *{box-sizing:border-box}
 [hidden]{display:none!important}
-.w{--a:var(--hark-accent,#0b6b53);--on:var(--hark-on-accent,#fff);--bg:#fff;--fg:#1b2230;--mut:#586172;--soft:#eef2f1;--line:#d9dedd;--agent:#fdf3e1;--err:#a4262c;
+.w{--a:var(--hark-accent,#0b6b53);--on:var(--hark-on-accent,#fff);--bg:#fff;--fg:#1b2230;--mut:#586172;--soft:#eef2f1;--line:#d9dedd;--agent:#fdf3e1;--err:#a4262c;--fld:#7c8592;--ring:var(--a);
 font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);-webkit-font-smoothing:antialiased}
-@media (prefers-color-scheme:dark){.w{--bg:#181c22;--fg:#e9edf2;--mut:#a9b1bd;--soft:#252b33;--line:#38404a;--agent:#3a3122;--err:#ff8a8a}}
+@media (prefers-color-scheme:dark){.w{--bg:#181c22;--fg:#e9edf2;--mut:#a9b1bd;--soft:#252b33;--line:#38404a;--agent:#3a3122;--err:#ff8a8a;--fld:#7d8794;--ring:#e9edf2}}
 button,textarea{font:inherit;color:inherit}
 button{cursor:pointer}
-:focus-visible{outline:3px solid var(--a);outline-offset:2px}
+:focus-visible{outline:3px solid var(--ring);outline-offset:2px}
 .sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 .bub{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:58px;height:58px;border-radius:50%;border:0;background:var(--a);color:var(--on);
 display:grid;place-items:center;box-shadow:0 0 0 2px rgba(255,255,255,.85),0 6px 20px rgba(0,0,0,.25);transition:transform .15s}
@@ -97,7 +97,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .intro{align-self:flex-start;max-width:88%;padding:9px 13px;border-radius:16px 16px 16px 4px;background:var(--soft);overflow-wrap:anywhere}
 .sg{margin-top:8px;display:flex;flex-direction:column;align-items:flex-start;gap:6px;max-width:100%}
 .sg p{margin:0;font-size:13px;color:var(--mut)}
-.ch{max-width:100%;text-align:left;padding:7px 12px;border-radius:12px;border:1.5px solid var(--a);background:var(--bg);color:var(--fg);overflow-wrap:anywhere}
+.ch{max-width:100%;text-align:left;padding:7px 12px;border-radius:12px;border:1.5px solid var(--ring);background:var(--bg);color:var(--fg);overflow-wrap:anywhere}
 .ch:hover:not(:disabled){background:var(--soft)}
 .ch:disabled{opacity:.6;cursor:default}
 .ch[aria-pressed=true]{opacity:1;background:var(--a);color:var(--on)}
@@ -111,9 +111,9 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .ss.off{color:var(--fg);background:var(--soft)}
 .nt{margin:0 12px 6px;padding:8px 12px;border-radius:10px;background:var(--fg);color:var(--bg);font-size:13px}
 .f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--line);background:var(--bg)}
-.f textarea{flex:1;min-width:0;resize:none;border:1.5px solid var(--line);border-radius:12px;padding:9px 12px;font-size:16px;line-height:1.35;max-height:132px;background:var(--bg);color:var(--fg)}
+.f textarea{flex:1;min-width:0;resize:none;border:1.5px solid var(--fld);border-radius:12px;padding:9px 12px;font-size:16px;line-height:1.35;max-height:132px;background:var(--bg);color:var(--fg)}
 .f textarea::placeholder{color:var(--mut)}
-.f textarea:focus-visible{outline:none;border-color:var(--a);box-shadow:0 0 0 2px var(--a)}
+.f textarea:focus-visible{outline:none;border-color:var(--ring);box-shadow:0 0 0 2px var(--ring)}
 .send{flex:none;width:44px;height:44px;border-radius:12px;border:0;background:var(--a);color:var(--on);display:grid;place-items:center}
 .send svg{width:22px;height:22px}
 .ft{padding:0 12px 8px;text-align:center;font-size:11px;color:var(--mut);background:var(--bg)}
@@ -186,7 +186,9 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   // ---- rendering --------------------------------------------------------------------------------
   const shown = new Map(); // message id -> element
   const pendingEls = new Map(); // client_id -> element not yet acknowledged
-  let lastId = null, agentName = null, unread = 0, isOpen = false;
+  // lastId: highest id shown (messages and acks); heardId: highest id of a message frame received, sent in hello
+  // (an ack can overtake a broadcast still queued on the server, so acks do not advance it).
+  let lastId = null, heardId = null, agentName = null, unread = 0, isOpen = false;
 
   // Keep log items ordered: messages by id, local events right after the newest message, pending at the end.
   const place = (node, key) => {
@@ -194,10 +196,14 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     node._k = key;
     let ref = null;
     for (let c = log.lastElementChild; c && c._k > key; c = c.previousElementSibling) ref = c;
-    const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
     log.insertBefore(node, ref);
-    if (stick || key === Infinity) log.scrollTop = log.scrollHeight;
+    if (atBottom || key === Infinity) toBottom();
   };
+  // Follow new messages while the reader is at the bottom, also when the banner or the input grows.
+  let atBottom = true;
+  const toBottom = () => { log.scrollTop = log.scrollHeight; atBottom = true; };
+  log.addEventListener('scroll', () => { atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40; }, { passive: true });
+  if (W.ResizeObserver) new ResizeObserver(() => atBottom && toBottom()).observe(log);
   const intro = el('div', 'intro', GREETING);
   place(intro, -Infinity);
 
@@ -250,8 +256,16 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 
   const addMessage = (f) => {
     const id = Number(f.id);
-    if (!Number.isFinite(id) || shown.has(id)) return;
+    if (!Number.isFinite(id)) return;
+    if (shown.has(id)) {
+      if (heardId == null || id > heardId) heardId = id;
+      return;
+    }
     const author = /^(customer|bot|agent|system)$/.test(f.author) ? f.author : 'system';
+    if (heardId == null || id > heardId) heardId = id;
+    // The stored message proves its request arrived, even if the ack was lost.
+    if (f.client_id != null && !pendingEls.has(f.client_id)) dropEntry(f.client_id);
+    if (author === 'bot' && f.article_id != null) outbox.filter((e) => e.t === 'choose' && e.a === f.article_id).forEach((e) => dropEntry(e.c));
     let m = f.client_id != null && pendingEls.get(f.client_id);
     if (m) {
       pendingEls.delete(f.client_id);
@@ -414,7 +428,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     saveOutbox();
     return e;
   };
-  const hello = () => raw({ type: 'hello', visitor_token: token, last_seen_id: lastId });
+  const hello = () => raw({ type: 'hello', visitor_token: token, last_seen_id: heardId });
 
   const connect = () => {
     if (!wsUrl) { conn = 'off'; showStatus(); return; }
@@ -534,7 +548,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       kick();
     };
     meta.append(b);
-    log.scrollTop = log.scrollHeight;
+    toBottom();
   };
   const ERR = {
     frame_too_large: 'That message is too long to send.',
@@ -641,8 +655,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       bubble.setAttribute('aria-label', 'Close chat');
       put('sessionStorage', 'hark.open', '1');
       markRead();
-      log.scrollTop = log.scrollHeight;
-      if (!ws && !retryT) connect();
+      toBottom();
+      kick();
     }
     if (focus) input.focus({ preventScroll: true });
   };
@@ -686,7 +700,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     close: () => close(false),
     toggle: () => (isOpen ? close() : open()),
     send: (text) => { input.value = String(text); submit(); },
-    state: () => ({ connected: ready, conversationId: convId, lastSeenId: lastId, pending: outbox.length, open: isOpen, conversationState: convState }),
+    state: () => ({ connected: ready, conversationId: convId, lastSeenId: heardId, lastShownId: lastId, pending: outbox.length, open: isOpen, conversationState: convState }),
   };
   const mount = () => {
     D.body.appendChild(host);
