@@ -1,1 +1,55 @@
-pub fn placeholder() {}
+//! The hark knowledge base: articles, their import, a tantivy index and the answer engine that
+//! decides whether the bot answers, asks the customer to pick between a few articles, or hands
+//! the conversation to a person.
+//!
+//! # Layout
+//! - [`import`]: parse JSON Lines and CSV article files, all-or-nothing, errors carry line numbers.
+//! - `text`: tokenising, stemming per [`Language`] and feature hashing shared by index and model.
+//! - `index`: the tantivy index (BM25 over title, example questions, answer, tags and a
+//!   character-trigram field for typos).
+//! - `model`: a linear classifier over word and character n-gram TF-IDF features, trained on the
+//!   knowledge base's own example questions, that re-ranks the retrieved candidates.
+//! - `calibrate`: turns raw scores into a probability of being right, fitted on held-out folds of
+//!   the knowledge base itself at every rebuild.
+//! - [`KnowledgeBase`]: the entry point the server and the CLI use; [`KnowledgeBase::ask`] is the
+//!   one decision for the live bot and `hark kb ask`.
+//! - [`eval`]: k-fold cross-validation over labelled text (`hark kb eval`).
+//!
+//! # Architecture invariants
+//! - This crate knows nothing about transports or storage: it never depends on axum, tungstenite,
+//!   teloxide, sqlx or tokio. The database is the server's; it calls [`KnowledgeBase::rebuild`].
+//! - Every public call is blocking and CPU-bound; async callers run it off their executor.
+//! - Readers see one consistent generation: index searcher, model and calibration are swapped
+//!   together, so a query never mixes an old index with a new model.
+
+mod article;
+mod calibrate;
+mod engine;
+pub mod eval;
+pub mod import;
+mod index;
+mod model;
+mod text;
+
+pub use article::{Article, Language, MAX_ID_CHARS};
+pub use engine::{Decision, KnowledgeBase, Outcome, Suggestion};
+pub use import::ImportError;
+
+/// What can go wrong inside the knowledge base (not while importing files: see [`ImportError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KbError {
+    #[error("index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("cannot open index directory: {0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid article: {0}")]
+    InvalidArticle(String),
+    #[error("unknown language: {0}")]
+    UnknownLanguage(String),
+    #[error("stored article is unreadable: {0}")]
+    Corrupt(String),
+    #[error("knowledge base lock poisoned")]
+    Poisoned,
+}
