@@ -123,6 +123,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .w.open .bub{display:none}
 .m,.intro{max-width:92%}
 }
+@media print{.w{display:none}}
+@media (forced-colors:active){.bub,.send,.tx,.intro,.ch,.badge{border:1px solid CanvasText}}
 @media (prefers-reduced-motion:reduce){*,*::before,*::after{animation:none!important;transition:none!important}}
 `;
   const ICON = {
@@ -135,6 +137,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 
   const host = D.createElement('div');
   host.id = 'hark-widget';
+  // Page rules such as `div { display: none }` must not reach the host either.
+  host.style.cssText = 'all:initial !important';
   if (opt('harkPosition', '') === 'left') host.dataset.pos = 'left';
   const root = host.attachShadow({ mode: 'open' });
   // Static markup only: every piece of message text is set with textContent further down.
@@ -200,9 +204,14 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     if (atBottom || key === Infinity) toBottom();
   };
   // Follow new messages while the reader is at the bottom, also when the banner or the input grows.
-  let atBottom = true;
-  const toBottom = () => { log.scrollTop = log.scrollHeight; atBottom = true; };
-  log.addEventListener('scroll', () => { atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40; }, { passive: true });
+  // Only the reader scrolling up unpins (a layout change or our own scrolling never does).
+  let atBottom = true, lastTop = 0;
+  const toBottom = () => { log.scrollTop = log.scrollHeight; lastTop = log.scrollTop; atBottom = true; };
+  log.addEventListener('scroll', () => {
+    if (log.scrollHeight - log.scrollTop - log.clientHeight < 40) atBottom = true;
+    else if (log.scrollTop < lastTop) atBottom = false;
+    lastTop = log.scrollTop;
+  }, { passive: true });
   if (W.ResizeObserver) new ResizeObserver(() => atBottom && toBottom()).observe(log);
   const intro = el('div', 'intro', GREETING);
   place(intro, -Infinity);
