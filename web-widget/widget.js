@@ -370,6 +370,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     convState = s;
     stateReason = reason || null;
     stateExtra = f || {};
+    // A person is being fetched or is here: an unacknowledged handoff request has done its job.
+    if (s !== 'bot') outbox.filter((e) => e.t === 'handoff').forEach((e) => dropEntry(e.c));
     if (live && s !== prev) {
       if (s === 'waiting') event('Finding a person for you…' + (reason ? ' (' + pretty(reason) + ')' : ''));
       else if (s === 'resolved') event('Conversation closed');
@@ -496,9 +498,12 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
           token = f.visitor_token;
           put('localStorage', 'hark.visitor', token);
         }
-        if (convId != null && f.conversation_id !== convId && lastId != null) event('New conversation');
+        // On a reconnect, a state change that happened while away is told in the conversation too.
+        const resumed = convId != null;
+        if (resumed && f.conversation_id !== convId && lastId != null) event('New conversation');
         convId = f.conversation_id == null ? null : f.conversation_id;
-        setState(f.state, null, false, stateExtra);
+        setState(f.state, null, resumed, stateExtra);
+        showState();
         flush();
         break;
       case 'ack': {
@@ -526,8 +531,6 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         break;
       case 'state':
         setState(f.state, f.reason, true, f);
-        if (f.state !== 'bot') outbox.filter((e) => e.t === 'handoff').forEach((e) => dropEntry(e.c));
-        syncHandoffButtons();
         break;
       case 'typing':
         showTyping(f.author, !!f.active);
