@@ -1,1 +1,0 @@
-//! Customer value (filled by the customer value work).
