@@ -142,7 +142,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   if (opt('harkPosition', '') === 'left') host.dataset.pos = 'left';
   const root = host.attachShadow({ mode: 'open' });
   // Static markup only: every piece of message text is set with textContent further down.
-  root.innerHTML = `<style>${STYLE}</style><div class="w">
+  root.innerHTML = `<div class="w">
 <button class="bub" type="button" data-hark="bubble" aria-expanded="false" aria-label="Open chat" aria-controls="hark-panel">${ICON.chat}${ICON.x}<span class="badge" data-hark="badge" aria-hidden="true" hidden></span></button>
 <div class="p" id="hark-panel" data-hark="panel" role="dialog" aria-modal="false" hidden>
 <div class="hd"><div class="av">${ICON.person}</div><div class="ti"><h2 id="hark-title"></h2><p data-hark="subtitle"></p></div>
@@ -157,6 +157,17 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 <textarea id="hark-input" data-hark="input" rows="1" maxlength="4000" placeholder="Write a message…" enterkeyhint="send" autocomplete="off"></textarea>
 <button class="send" type="submit" data-hark="send" aria-label="Send">${ICON.send}</button></form>
 <div class="ft">Powered by hark</div></div></div>`;
+  // A constructed stylesheet is not blocked by a page's Content-Security-Policy (style-src); a <style>
+  // element is the fallback for older browsers.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    const st = D.createElement('style');
+    st.textContent = STYLE;
+    root.prepend(st);
+  }
   const $ = (s) => root.querySelector(s);
   const wrap = $('.w'), bubble = $('[data-hark=bubble]'), panel = $('[data-hark=panel]'), log = $('[data-hark=log]');
   const input = $('[data-hark=input]'), form = $('[data-hark=form]'), statusEl = $('[data-hark=status]');
