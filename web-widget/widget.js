@@ -350,7 +350,10 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 
   // ---- conversation state (bot / waiting / agent / resolved) -----------------------------------
   let convState = 'bot', stateReason = null, stateExtra = {};
-  const pretty = (s) => (s ? String(s).replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()) : '');
+  // Escalation reasons are meant for agents (some, like sentiment or customer value, must never be shown to the
+  // customer): show a sentence the server wrote for them, or a known code, and nothing else.
+  const REASON = { bot_could_not_answer: 'A person will help with your question.' };
+  const pretty = (r) => (typeof r !== 'string' ? '' : / /.test(r.trim()) ? r.trim() : REASON[r] || '');
   const waitText = () => {
     const parts = [];
     const pos = stateExtra.queue_position;
@@ -384,7 +387,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     // A person is being fetched or is here: an unacknowledged handoff request has done its job.
     if (s !== 'bot') outbox.filter((e) => e.t === 'handoff').forEach((e) => dropEntry(e.c));
     if (live && s !== prev) {
-      if (s === 'waiting') event('Finding a person for you…' + (reason ? ' (' + pretty(reason) + ')' : ''));
+      if (s === 'waiting') event('Finding a person for you…');
       else if (s === 'resolved') event('Conversation closed');
       else if (s === 'bot' && (prev === 'agent' || prev === 'waiting')) event(`You're back with the ${BOT.toLowerCase()}`);
       if (s !== 'agent') agentName = null;
