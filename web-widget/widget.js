@@ -143,7 +143,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   const root = host.attachShadow({ mode: 'open' });
   // Static markup only: every piece of message text is set with textContent further down.
   root.innerHTML = `<div class="w">
-<button class="bub" type="button" data-hark="bubble" aria-expanded="false" aria-label="Open chat" aria-controls="hark-panel">${ICON.chat}${ICON.x}<span class="badge" data-hark="badge" aria-hidden="true" hidden></span></button>
+<button class="bub" type="button" data-hark="bubble" aria-expanded="false" aria-label="Open chat" aria-controls="hark-panel" aria-describedby="hark-unread">${ICON.chat}${ICON.x}<span class="badge" data-hark="badge" aria-hidden="true" hidden></span></button><span class="sr" id="hark-unread"></span>
 <div class="p" id="hark-panel" data-hark="panel" role="dialog" aria-modal="false" hidden>
 <div class="hd"><div class="av">${ICON.person}</div><div class="ti"><h2 id="hark-title"></h2><p data-hark="subtitle"></p></div>
 <button class="ib" type="button" data-hark="handoff" aria-label="Talk to a person" title="Talk to a person">${ICON.headset}</button>
@@ -667,6 +667,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     unread = n;
     badge.textContent = n > 9 ? '9+' : String(n);
     badge.hidden = !n;
+    $('#hark-unread').textContent = n ? (n === 1 ? '1 new message' : n + ' new messages') : '';
   };
   const markRead = () => {
     if (lastId != null && lastId > readUpTo) put('localStorage', 'hark.read', String((readUpTo = lastId)));
@@ -699,10 +700,22 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   };
   bubble.onclick = () => (isOpen ? close() : open());
   $('[data-hark=close]').onclick = () => close();
+  // Full screen on a phone the panel is modal: Tab cycles inside it.
+  const phone = W.matchMedia('(max-width:480px)');
+  const syncModal = () => panel.setAttribute('aria-modal', String(phone.matches));
+  phone.addEventListener ? phone.addEventListener('change', syncModal) : phone.addListener(syncModal);
+  syncModal();
   root.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && isOpen) {
       ev.stopPropagation();
       close();
+    } else if (ev.key === 'Tab' && isOpen && phone.matches) {
+      const all = [...panel.querySelectorAll('button,textarea,[tabindex="0"],a[href]')].filter((e) => !e.disabled && e.getClientRects().length);
+      const first = all[0], last = all[all.length - 1];
+      if (ev.shiftKey ? root.activeElement === first : root.activeElement === last) {
+        ev.preventDefault();
+        (ev.shiftKey ? last : first).focus();
+      }
     }
   });
 
