@@ -434,7 +434,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   };
 
   // ---- connection -------------------------------------------------------------------------------
-  let ws = null, ready = false, attempt = 0, retryT = 0, convId = null;
+  let ws = null, ready = false, attempt = 0, retryT = 0, helloT = 0, convId = null;
   const raw = (obj) => {
     if (!ws || ws.readyState !== 1) return false;
     ws.send(JSON.stringify(obj));
@@ -466,18 +466,22 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     ready = false;
     if (conn !== 'retrying') conn = 'connecting';
     showStatus();
-    s.onopen = () => { if (ws === s) hello(); };
+    s.binaryType = 'arraybuffer';
+    s.onopen = () => {
+      if (ws !== s) return;
+      hello();
+      // No welcome in time: a stuck connection; start over with backoff.
+      helloT = setTimeout(() => ws === s && !ready && s.close(), 10000);
+    };
     s.onmessage = (ev) => {
       if (ws !== s) return;
-      const go = (txt) => {
-        let f;
-        try { f = JSON.parse(txt); } catch (e) { return; }
-        if (f && typeof f.type === 'string') handle(f);
-      };
-      typeof ev.data === 'string' ? go(ev.data) : ev.data && ev.data.text && ev.data.text().then(go);
+      let f;
+      try { f = JSON.parse(typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data)); } catch (e) { return; }
+      if (f && typeof f.type === 'string') handle(f);
     };
     s.onclose = () => {
       if (ws !== s) return;
+      clearTimeout(helloT);
       ws = null;
       ready = false;
       typingOn = false;
@@ -504,8 +508,9 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 
   const handle = (f) => {
     switch (f.type) {
-      case 'welcome':
+      case 'welcome': {
         ready = true;
+        clearTimeout(helloT);
         attempt = 0;
         conn = 'open';
         if (typeof f.visitor_token === 'string' && f.visitor_token) {
@@ -520,6 +525,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         showState();
         flush();
         break;
+      }
       case 'ack': {
         const e = dropEntry(f.client_id);
         const m = pendingEls.get(f.client_id);
@@ -584,6 +590,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   const onError = (f) => {
     const e = f.client_id != null ? outbox.find((x) => x.c === f.client_id) : null;
     if (f.code === 'hello_required') { hello(); return; }
+    // hello itself was refused (the server could not start the conversation): reconnect with backoff.
+    if (!ready && ws) { ws.close(); return; }
     if (e && (f.code === 'rate_limited' || (f.code === 'internal' && (e.n || 0) < 3))) {
       e.n = (e.n || 0) + 1;
       clearTimeout(e.w);
