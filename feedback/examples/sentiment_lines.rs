@@ -16,7 +16,11 @@ use feedback::sentiment::{Analyzer, run_lines};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut analyzer = if args.iter().any(|a| a == "--vader-only") { Analyzer::vader_only() } else { Analyzer::new() };
+    let mut analyzer = if args.iter().any(|a| a == "--vader-only") {
+        Analyzer::vader_only()
+    } else {
+        Analyzer::new()
+    };
     if let Some(k) = args.iter().position(|a| a == "--lexicon") {
         let path = args.get(k + 1).ok_or("--lexicon needs a file")?;
         analyzer = analyzer.with_domain_lexicon_file(Path::new(path))?;

@@ -21,6 +21,8 @@
 //! words), `#>=N`, alternatives joined by `|` (`order|package|@item`), an element suffixed with
 //! `?` is optional, and `~N` skips up to N tokens. A match never crosses a sentence end.
 
+use std::borrow::Cow;
+
 use super::SentimentError;
 use super::vader::{FxMap, Token};
 
@@ -79,14 +81,26 @@ struct Unit {
 pub(crate) struct DomainLexicon {
     class_names: FxMap<Box<str>, usize>,
     classes: Vec<Vec<Box<str>>>,
+    /// Word → everything the rules know about it (derived; one lookup per token).
+    index: FxMap<Box<str>, WordIndex>,
     pub(crate) phrases: Vec<Phrase>,
     units: FxMap<Box<str>, Unit>,
     wait_cues: Vec<(Vec<Box<str>>, RuleId)>,
     sarcasm: FxMap<Box<str>, RuleId>,
-    /// First-element index: word → phrases that may start with it.
-    by_first_word: FxMap<Box<str>, Vec<usize>>,
     /// Phrases whose first element can be a number.
     by_number: Vec<usize>,
+}
+
+/// What the rules know about one word.
+#[derive(Debug, Clone, Default)]
+struct WordIndex {
+    classes: Vec<usize>,
+    /// Phrases that may start with this word.
+    first_of: Vec<usize>,
+    unit: bool,
+    sarcasm: bool,
+    /// Value of a number word ("three" → 3).
+    number: Option<f64>,
 }
 
 /// The embedded default rules.
@@ -112,7 +126,11 @@ impl DomainLexicon {
 
     /// Adds the rules in `text`; on any bad line nothing is added and every bad line is
     /// reported with its number.
-    pub(crate) fn extend_from_str(&mut self, text: &str, origin: &str) -> Result<(), SentimentError> {
+    pub(crate) fn extend_from_str(
+        &mut self,
+        text: &str,
+        origin: &str,
+    ) -> Result<(), SentimentError> {
         let mut next = self.clone();
         let origin: std::sync::Arc<str> = origin.into();
         let mut problems = Vec::new();
@@ -122,13 +140,19 @@ impl DomainLexicon {
             if trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#') {
                 continue;
             }
-            let id = RuleId { origin: origin.clone(), line: line_no };
+            let id = RuleId {
+                origin: origin.clone(),
+                line: line_no,
+            };
             if let Err(msg) = next.parse_line(trimmed, id) {
                 problems.push(format!("line {line_no}: {msg}"));
             }
         }
         if !problems.is_empty() {
-            return Err(SentimentError::InvalidLexicon { origin: origin.to_string(), problems });
+            return Err(SentimentError::InvalidLexicon {
+                origin: origin.to_string(),
+                problems,
+            });
         }
         next.rebuild_index();
         *self = next;
@@ -138,7 +162,11 @@ impl DomainLexicon {
     fn parse_line(&mut self, line: &str, id: RuleId) -> Result<(), String> {
         let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
         let field = |k: usize, what: &str| -> Result<&str, String> {
-            fields.get(k).copied().filter(|f| !f.is_empty()).ok_or_else(|| format!("missing {what}"))
+            fields
+                .get(k)
+                .copied()
+                .filter(|f| !f.is_empty())
+                .ok_or_else(|| format!("missing {what}"))
         };
         match fields[0] {
             "class" => {
@@ -160,8 +188,16 @@ impl DomainLexicon {
             "phrase" => {
                 let steps = self.parse_pattern(field(1, "pattern")?)?;
                 let valence = parse_valence(field(2, "valence")?)?;
-                let example = fields.get(3).filter(|e| !e.is_empty()).map(|e| Box::from(*e));
-                self.phrases.push(Phrase { steps, valence, id, example });
+                let example = fields
+                    .get(3)
+                    .filter(|e| !e.is_empty())
+                    .map(|e| Box::from(*e));
+                self.phrases.push(Phrase {
+                    steps,
+                    valence,
+                    id,
+                    example,
+                });
             }
             "unit" => {
                 let words = word_list(field(1, "unit words")?)?;
@@ -171,11 +207,21 @@ impl DomainLexicon {
                     .filter(|m: &f64| m.is_finite() && *m > 0.0)
                     .ok_or("minutes must be a positive number")?;
                 for w in words {
-                    self.units.insert(w, Unit { minutes, id: id.clone() });
+                    self.units.insert(
+                        w,
+                        Unit {
+                            minutes,
+                            id: id.clone(),
+                        },
+                    );
                 }
             }
             "wait" => {
-                let words: Vec<Box<str>> = field(1, "cue words")?.split(' ').filter(|w| !w.is_empty()).map(normalize_word).collect();
+                let words: Vec<Box<str>> = field(1, "cue words")?
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(normalize_word)
+                    .collect();
                 if words.iter().any(|w| w.is_empty()) {
                     return Err("cue words must contain letters".into());
                 }
@@ -186,7 +232,11 @@ impl DomainLexicon {
                     self.sarcasm.insert(w, id.clone());
                 }
             }
-            other => return Err(format!("unknown kind {other:?} (class, phrase, unit, wait, sarcasm)")),
+            other => {
+                return Err(format!(
+                    "unknown kind {other:?} (class, phrase, unit, wait, sarcasm)"
+                ));
+            }
         }
         Ok(())
     }
@@ -210,7 +260,12 @@ impl DomainLexicon {
             steps.push(Step::Element { alts, optional });
         }
         match (steps.first(), steps.last()) {
-            (Some(Step::Element { optional: false, .. }), Some(Step::Element { .. })) => Ok(steps),
+            (
+                Some(Step::Element {
+                    optional: false, ..
+                }),
+                Some(Step::Element { .. }),
+            ) => Ok(steps),
             _ => Err("a pattern must start with a required element and end with an element".into()),
         }
     }
@@ -227,51 +282,105 @@ impl DomainLexicon {
             return Ok(Atom::Number { min: None });
         }
         if let Some(min) = alt.strip_prefix("#>=") {
-            let min: f64 = min.parse().map_err(|_| format!("bad number bound {alt:?}"))?;
+            let min: f64 = min
+                .parse()
+                .map_err(|_| format!("bad number bound {alt:?}"))?;
             return Ok(Atom::Number { min: Some(min) });
         }
         let word = normalize_word(alt);
         if word.is_empty() || *word != *alt.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'") {
-            return Err(format!("bad word {alt:?} (lowercase words without surrounding punctuation)"));
+            return Err(format!(
+                "bad word {alt:?} (lowercase words without surrounding punctuation)"
+            ));
         }
         Ok(Atom::Word(word))
     }
 
+    /// Every word some rule refers to, and whether a rule may start at it
+    /// (see [`super::vader::Vader::words_with_domain`]).
+    pub(crate) fn words(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.index.iter().map(|(w, i)| (&**w, self.is_trigger(i)))
+    }
+
+    fn is_trigger(&self, i: &WordIndex) -> bool {
+        !i.first_of.is_empty() || i.unit || (i.number.is_some() && !self.by_number.is_empty())
+    }
+
+    /// Cheap pre-check: can any rule start in this message?
+    fn may_fire(&self, tokens: &[Token<'_>]) -> bool {
+        tokens.iter().any(|t| {
+            if Norm::reuses_lower(t) {
+                t.domain_trigger
+                    || (!self.by_number.is_empty() && t.lower.as_bytes()[0].is_ascii_digit())
+            } else {
+                let w = normalize_cow(t.raw);
+                self.index.get(&*w).is_some_and(|i| self.is_trigger(i))
+                    || (!self.by_number.is_empty()
+                        && w.as_bytes().first().is_some_and(u8::is_ascii_digit))
+            }
+        })
+    }
+
     fn rebuild_index(&mut self) {
-        self.by_first_word.clear();
+        self.index.clear();
+        for (c, words) in self.classes.iter().enumerate() {
+            for w in words {
+                let list = &mut self.index.entry(w.clone()).or_default().classes;
+                if !list.contains(&c) {
+                    list.push(c);
+                }
+            }
+        }
+        for w in self.units.keys() {
+            self.index.entry(w.clone()).or_default().unit = true;
+        }
+        for w in self.sarcasm.keys() {
+            self.index.entry(w.clone()).or_default().sarcasm = true;
+        }
+        for &(w, n) in NUMBER_WORDS {
+            self.index.entry(Box::from(w)).or_default().number = Some(n);
+        }
         self.by_number.clear();
         for (p, phrase) in self.phrases.iter().enumerate() {
-            let Some(Step::Element { alts, .. }) = phrase.steps.first() else { continue };
+            let Some(Step::Element { alts, .. }) = phrase.steps.first() else {
+                continue;
+            };
             for atom in alts {
                 match atom {
-                    Atom::Word(w) => self.by_first_word.entry(w.clone()).or_default().push(p),
+                    Atom::Word(w) => self.index.entry(w.clone()).or_default().first_of.push(p),
                     Atom::Class(c) => {
                         for w in &self.classes[*c] {
-                            self.by_first_word.entry(w.clone()).or_default().push(p);
+                            self.index.entry(w.clone()).or_default().first_of.push(p);
                         }
                     }
                     Atom::Number { .. } => self.by_number.push(p),
                 }
             }
         }
-        for list in self.by_first_word.values_mut() {
-            list.sort_unstable();
-            list.dedup();
+        for entry in self.index.values_mut() {
+            entry.first_of.sort_unstable();
+            entry.first_of.dedup();
         }
         self.by_number.sort_unstable();
         self.by_number.dedup();
     }
 
-    fn atom_matches(&self, atom: &Atom, t: &Norm) -> bool {
+    fn atom_matches(&self, atom: &Atom, t: &Norm<'_, '_>) -> bool {
         match atom {
             Atom::Word(w) => **w == *t.word,
-            Atom::Class(c) => self.classes[*c].iter().any(|w| **w == *t.word),
+            Atom::Class(c) => t.info.is_some_and(|i| i.classes.contains(c)),
             Atom::Number { min } => t.number.is_some_and(|n| min.is_none_or(|m| n >= m)),
         }
     }
 
     /// Index of the last token of a match of `steps` starting at `pos`, within `[pos, end)`.
-    fn match_steps(&self, steps: &[Step], norms: &[Norm], pos: usize, end: usize) -> Option<usize> {
+    fn match_steps(
+        &self,
+        steps: &[Step],
+        norms: &[Norm<'_, '_>],
+        pos: usize,
+        end: usize,
+    ) -> Option<usize> {
         let Some((step, rest)) = steps.split_first() else {
             return pos.checked_sub(1);
         };
@@ -292,25 +401,39 @@ impl DomainLexicon {
     }
 
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
-    pub(crate) fn apply(&self, tokens: &[Token<'_>], boosters: impl Fn(&str) -> Option<f64>, sentiments: &mut [f64]) -> Fired {
+    pub(crate) fn apply(&self, tokens: &[Token<'_>], sentiments: &mut [f64]) -> Fired {
         let mut fired = Fired::default();
-        if tokens.is_empty() {
+        if !self.may_fire(tokens) {
             return fired;
         }
-        let norms: Vec<Norm> = tokens.iter().map(Norm::of).collect();
-        // Sentence end (exclusive) for every token.
-        let mut sentence_end = vec![tokens.len(); tokens.len()];
-        let mut sentence_start = vec![0; tokens.len()];
+        let mut norms: Vec<Norm<'_, '_>> = tokens
+            .iter()
+            .map(|t| {
+                let n = Norm::of(t);
+                // The analyzer's word map marks words with rules; only odd tokens (punctuation
+                // VADER kept, curly apostrophes) need a lookup of their own.
+                let info = if n.word_is_lower && !t.domain {
+                    None
+                } else {
+                    self.index.get(&*n.word)
+                };
+                let number = n.number.or_else(|| info.and_then(|i| i.number));
+                Norm { info, number, ..n }
+            })
+            .collect();
+        // Sentence bounds for every token: [start, end).
         let mut start = 0;
-        for k in 0..tokens.len() {
-            sentence_start[k] = start;
-            if norms[k].ends_sentence {
-                for e in &mut sentence_end[start..=k] {
-                    *e = k + 1;
+        for k in 0..norms.len() {
+            norms[k].sentence_start = start;
+            if norms[k].ends_sentence || k + 1 == norms.len() {
+                for n in &mut norms[start..=k] {
+                    n.sentence_end = k + 1;
                 }
                 start = k + 1;
             }
         }
+        let sentence_start = |k: usize| norms[k].sentence_start;
+        let sentence_end = |k: usize| norms[k].sentence_end;
 
         // 1. Phrases, leftmost-longest, without overlap.
         let mut covered = vec![false; tokens.len()];
@@ -318,10 +441,20 @@ impl DomainLexicon {
         let mut k = 0;
         while k < tokens.len() {
             let mut best: Option<(usize, usize)> = None; // (last index, phrase)
-            let candidates = self.by_first_word.get(&*norms[k].word).into_iter().flatten();
-            let numbers = norms[k].number.is_some().then_some(self.by_number.iter()).into_iter().flatten();
+            let candidates = norms[k]
+                .info
+                .map(|i| i.first_of.as_slice())
+                .unwrap_or_default()
+                .iter();
+            let numbers = norms[k]
+                .number
+                .is_some()
+                .then_some(self.by_number.iter())
+                .into_iter()
+                .flatten();
             for &p in candidates.chain(numbers) {
-                if let Some(last) = self.match_steps(&self.phrases[p].steps, &norms, k, sentence_end[k])
+                if let Some(last) =
+                    self.match_steps(&self.phrases[p].steps, &norms, k, sentence_end(k))
                     && best.is_none_or(|(b, bp)| last > b || (last == b && p < bp))
                 {
                     best = Some((last, p));
@@ -334,8 +467,10 @@ impl DomainLexicon {
             let phrase = &self.phrases[p];
             let mut valence = phrase.valence;
             // A booster right before the phrase intensifies it as VADER's would ("really slow reply").
-            if k > 0 && valence != 0.0 && !covered[k - 1]
-                && let Some(b) = boosters(&tokens[k - 1].lower)
+            if k > 0
+                && valence != 0.0
+                && !covered[k - 1]
+                && let Some(b) = tokens[k - 1].booster
             {
                 valence += if valence < 0.0 { -b } else { b };
             }
@@ -353,22 +488,32 @@ impl DomainLexicon {
 
         // 2. Waiting times: a duration near a waiting cue.
         for k in 0..tokens.len() {
-            let Some(unit) = self.units.get(&*norms[k].word) else { continue };
+            if !norms[k].info.is_some_and(|i| i.unit) {
+                continue;
+            }
+            let Some(unit) = self.units.get(&*norms[k].word) else {
+                continue;
+            };
             if covered[k] {
                 continue;
             }
-            let Some(count) = quantity(&norms, k, sentence_start[k]) else { continue };
+            let Some(count) = quantity(&norms, k, sentence_start(k)) else {
+                continue;
+            };
             let minutes = count * unit.minutes;
             if minutes <= FREE_WAIT_MINUTES {
                 continue;
             }
-            let lo = k.saturating_sub(WAIT_CUE_BEFORE).max(sentence_start[k]);
-            let hi = (k + WAIT_CUE_AFTER + 1).min(sentence_end[k]);
+            let lo = k.saturating_sub(WAIT_CUE_BEFORE).max(sentence_start(k));
+            let hi = (k + WAIT_CUE_AFTER + 1).min(sentence_end(k));
             let cue = self.wait_cues.iter().find(|(words, _)| {
                 (lo..hi).any(|j| {
                     j + 1 >= words.len()
                         && j + 1 - words.len() >= lo
-                        && words.iter().zip(&norms[j + 1 - words.len()..=j]).all(|(w, t)| **w == *t.word)
+                        && words
+                            .iter()
+                            .zip(&norms[j + 1 - words.len()..=j])
+                            .all(|(w, t)| **w == *t.word)
                 })
             });
             let Some((_, cue_id)) = cue else { continue };
@@ -383,12 +528,17 @@ impl DomainLexicon {
         // 3. Sarcasm: a positive interjection before a complaint in the same sentence
         //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers").
         for &c in &complaints {
-            for j in sentence_start[c]..c {
+            for j in sentence_start(c)..c {
                 if covered[j] || sentiments[j] <= 0.0 {
                     continue;
                 }
-                let Some(id) = self.sarcasm.get(&*norms[j].word) else { continue };
-                if is_interjection(&norms, j, sentence_start[j]) {
+                if !norms[j].info.is_some_and(|i| i.sarcasm) {
+                    continue;
+                }
+                let Some(id) = self.sarcasm.get(&*norms[j].word) else {
+                    continue;
+                };
+                if is_interjection(&norms, j, sentence_start(j)) {
                     sentiments[j] = -sentiments[j].abs();
                     covered[j] = true;
                     fired.rules.push(id.clone());
@@ -402,22 +552,32 @@ impl DomainLexicon {
 /// Read as an interjection, and so as sarcasm before a complaint: it opens the sentence (after
 /// "oh", "wow", "just"…) and is followed by a pause ("Great, …", "Perfect!!"), or is followed by
 /// "how", "that" or "when" ("love how…"), or follows "oh"/"just" ("just great").
-fn is_interjection(norms: &[Norm], j: usize, sentence_start: usize) -> bool {
-    const LEADS: &[&str] = &["oh", "ohh", "wow", "just", "well", "yeah", "ah", "gee", "really", "how", "so", "and", "i", "we"];
-    const FOLLOWS: &[&str] = &["how", "that", "when", "being", "waiting", "getting", "having"];
+fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> bool {
+    const LEADS: &[&str] = &[
+        "oh", "ohh", "wow", "just", "well", "yeah", "ah", "gee", "really", "how", "so", "and", "i",
+        "we",
+    ];
+    const FOLLOWS: &[&str] = &[
+        "how", "that", "when", "being", "waiting", "getting", "having",
+    ];
     const BEFORE: &[&str] = &["oh", "ohh", "just", "wow", "gee"];
-    let opens = norms[sentence_start..j].iter().all(|t| LEADS.contains(&&*t.word));
+    let opens = norms[sentence_start..j]
+        .iter()
+        .all(|t| LEADS.contains(&&*t.word));
     let pause = norms[j].ends_clause;
-    let follows = norms.get(j + 1).is_some_and(|t| FOLLOWS.contains(&&*t.word));
+    let follows = norms
+        .get(j + 1)
+        .is_some_and(|t| FOLLOWS.contains(&&*t.word));
     let after_lead = j > sentence_start && BEFORE.contains(&&*norms[j - 1].word);
     (opens && pause) || follows || after_lead
 }
 
 /// The count before a duration word: a number, "a"/"an", "a few", "a couple of", or none for a
 /// bare plural after "for" ("for weeks"). `None` when this is not a duration.
-fn quantity(norms: &[Norm], k: usize, sentence_start: usize) -> Option<f64> {
+fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f64> {
     let prev = |back: usize| (k >= sentence_start + back).then(|| &norms[k - back]);
-    let before = |t: Option<&Norm>, words: &[&str]| t.is_some_and(|t| words.contains(&&*t.word));
+    let before =
+        |t: Option<&Norm<'_, '_>>, words: &[&str]| t.is_some_and(|t| words.contains(&&*t.word));
     // "only 5 minutes", "just an hour": framed as short, not a complaint.
     let framed_short = |back: usize| before(prev(back), &["only", "just"]);
     let p1 = prev(1)?;
@@ -436,32 +596,97 @@ fn quantity(norms: &[Norm], k: usize, sentence_start: usize) -> Option<f64> {
 
 /// A token as the domain layer sees it.
 #[derive(Debug)]
-struct Norm {
+struct Norm<'t, 'd> {
     /// Lowercased, surrounding punctuation removed, curly apostrophes made straight.
-    word: Box<str>,
+    word: Cow<'t, str>,
     number: Option<f64>,
+    info: Option<&'d WordIndex>,
+    /// `word` is the token's VADER `lower`.
+    word_is_lower: bool,
     ends_sentence: bool,
     ends_clause: bool,
+    sentence_start: usize,
+    sentence_end: usize,
 }
 
-impl Norm {
-    fn of(token: &Token<'_>) -> Norm {
-        let word = normalize_word(token.raw);
-        let number = parse_number(&word);
-        let tail = token.raw.trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
-        let ends_sentence = tail.ends_with(['.', '!', '?', ';', '\u{2026}']) && !is_abbreviation(&word);
-        let ends_clause = ends_sentence || tail.ends_with([',', ':', '-', '\u{2014}', '\u{2013}']);
-        Norm { word, number, ends_sentence, ends_clause }
+impl<'t> Norm<'t, '_> {
+    /// VADER's `lower` is already the domain word: an ASCII token whose lowercased word starts
+    /// and ends with a letter or digit (VADER stripped the same ASCII punctuation we would).
+    fn reuses_lower(token: &Token<'_>) -> bool {
+        let lower = token.lower.as_bytes();
+        let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+        plain(lower.first()) && plain(lower.last()) && token.raw.is_ascii()
+    }
+
+    fn of(token: &'t Token<'_>) -> Self {
+        let mut norm = Norm {
+            word: Cow::Borrowed(""),
+            number: None,
+            info: None,
+            word_is_lower: false,
+            ends_sentence: false,
+            ends_clause: false,
+            sentence_start: 0,
+            sentence_end: 0,
+        };
+        if Self::reuses_lower(token) {
+            norm.word = Cow::Borrowed(&*token.lower);
+            norm.word_is_lower = true;
+        } else {
+            norm.word = normalize_cow(token.raw);
+        }
+        if token.raw.len() != norm.word.len() {
+            let tail = token
+                .raw
+                .trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
+            norm.ends_sentence =
+                tail.ends_with(['.', '!', '?', ';', '\u{2026}']) && !is_abbreviation(&norm.word);
+            norm.ends_clause =
+                norm.ends_sentence || tail.ends_with([',', ':', '-', '\u{2014}', '\u{2013}']);
+        }
+        if norm.word.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            norm.number = parse_number(&norm.word);
+        }
+        norm
+    }
+}
+
+/// [`normalize_word`] borrowing when the token is already plain lowercase ASCII.
+fn normalize_cow(raw: &str) -> Cow<'_, str> {
+    let trimmed = raw.trim_matches(is_punct);
+    if trimmed
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(trimmed)
+    } else {
+        Cow::Owned(normalize_word(trimmed).into_string())
     }
 }
 
 fn is_abbreviation(word: &str) -> bool {
-    matches!(word, "mr" | "mrs" | "ms" | "dr" | "e.g" | "i.e" | "etc" | "vs" | "st")
+    matches!(
+        word,
+        "mr" | "mrs" | "ms" | "dr" | "e.g" | "i.e" | "etc" | "vs" | "st"
+    )
 }
 
 fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation()
-        || matches!(c, '\u{2018}' | '\u{2019}' | '\u{201c}' | '\u{201d}' | '\u{2026}' | '\u{2013}' | '\u{2014}' | '\u{ab}' | '\u{bb}' | '\u{bf}' | '\u{a1}')
+        || matches!(
+            c,
+            '\u{2018}'
+                | '\u{2019}'
+                | '\u{201c}'
+                | '\u{201d}'
+                | '\u{2026}'
+                | '\u{2013}'
+                | '\u{2014}'
+                | '\u{ab}'
+                | '\u{bb}'
+                | '\u{bf}'
+                | '\u{a1}'
+        )
 }
 
 /// Lowercase, strip surrounding punctuation, straighten apostrophes.
@@ -478,36 +703,42 @@ pub(crate) fn normalize_word(raw: &str) -> Box<str> {
     out.into_boxed_str()
 }
 
+/// Digits with optional thousands separators or decimals ("45", "1,200", "2.5").
 fn parse_number(word: &str) -> Option<f64> {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'.') && word.as_bytes()[0].is_ascii_digit() {
-        return word.replace(',', "").parse().ok();
+    if word.len() > 12
+        || !word
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b',' || b == b'.')
+    {
+        return None;
     }
-    let n = match word {
-        "one" => 1.0,
-        "two" => 2.0,
-        "three" => 3.0,
-        "four" => 4.0,
-        "five" => 5.0,
-        "six" => 6.0,
-        "seven" => 7.0,
-        "eight" => 8.0,
-        "nine" => 9.0,
-        "ten" => 10.0,
-        "eleven" => 11.0,
-        "twelve" => 12.0,
-        "fifteen" => 15.0,
-        "twenty" => 20.0,
-        "thirty" => 30.0,
-        "forty" => 40.0,
-        "forty-five" => 45.0,
-        "fifty" => 50.0,
-        "sixty" => 60.0,
-        "ninety" => 90.0,
-        "hundred" => 100.0,
-        _ => return None,
-    };
-    Some(n)
+    word.replace(',', "").parse().ok()
 }
+
+/// Number words the duration and repeat rules understand.
+const NUMBER_WORDS: &[(&str, f64)] = &[
+    ("one", 1.0),
+    ("two", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("fifteen", 15.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("forty", 40.0),
+    ("forty-five", 45.0),
+    ("fifty", 50.0),
+    ("sixty", 60.0),
+    ("ninety", 90.0),
+    ("hundred", 100.0),
+];
 
 fn word_list(field: &str) -> Result<Vec<Box<str>>, String> {
     let words: Vec<Box<str>> = field.split('|').map(|w| normalize_word(w.trim())).collect();

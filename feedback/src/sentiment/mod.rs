@@ -34,7 +34,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use domain::DomainLexicon;
-use vader::Vader;
+use vader::{Vader, WordMap};
 
 /// Errors of the sentiment module.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +101,8 @@ pub struct Analysis {
 pub struct Analyzer {
     vader: Arc<Vader>,
     domain: Option<Arc<DomainLexicon>>,
+    /// VADER's words marked with the domain layer's, when there is one.
+    words: Option<Arc<WordMap>>,
 }
 
 fn shared_vader() -> Arc<Vader> {
@@ -108,15 +110,26 @@ fn shared_vader() -> Arc<Vader> {
     VADER.get_or_init(|| Arc::new(Vader::embedded())).clone()
 }
 
-fn shared_builtin_domain() -> Arc<DomainLexicon> {
-    static DOMAIN: OnceLock<Arc<DomainLexicon>> = OnceLock::new();
-    DOMAIN.get_or_init(|| Arc::new(DomainLexicon::builtin())).clone()
+fn shared_builtin_domain() -> (Arc<DomainLexicon>, Arc<WordMap>) {
+    static DOMAIN: OnceLock<(Arc<DomainLexicon>, Arc<WordMap>)> = OnceLock::new();
+    DOMAIN
+        .get_or_init(|| {
+            let domain = DomainLexicon::builtin();
+            let words = shared_vader().words_with_domain(domain.words());
+            (Arc::new(domain), Arc::new(words))
+        })
+        .clone()
 }
 
 impl Default for Analyzer {
     /// VADER plus the built-in customer-service layer.
     fn default() -> Self {
-        Analyzer { vader: shared_vader(), domain: Some(shared_builtin_domain()) }
+        let (domain, words) = shared_builtin_domain();
+        Analyzer {
+            vader: shared_vader(),
+            domain: Some(domain),
+            words: Some(words),
+        }
     }
 }
 
@@ -128,14 +141,20 @@ impl Analyzer {
 
     /// Plain VADER, scoring exactly as `vaderSentiment` 3.3.2.
     pub fn vader_only() -> Self {
-        Analyzer { vader: shared_vader(), domain: None }
+        Analyzer {
+            vader: shared_vader(),
+            domain: None,
+            words: None,
+        }
     }
 
     /// Adds the rules of a domain lexicon file (format: see `data/sentiment/service_lexicon.tsv`)
     /// to this analyzer's layer. Every bad line is reported with its line number.
     pub fn with_domain_lexicon_file(self, path: &Path) -> Result<Self, SentimentError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SentimentError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SentimentError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.with_domain_lexicon_str(&text, &path.display().to_string())
     }
 
@@ -144,7 +163,12 @@ impl Analyzer {
     pub fn with_domain_lexicon_str(self, text: &str, origin: &str) -> Result<Self, SentimentError> {
         let mut domain = self.domain.as_deref().cloned().unwrap_or_default();
         domain.extend_from_str(text, origin)?;
-        Ok(Analyzer { vader: self.vader, domain: Some(Arc::new(domain)) })
+        let words = self.vader.words_with_domain(domain.words());
+        Ok(Analyzer {
+            vader: self.vader,
+            domain: Some(Arc::new(domain)),
+            words: Some(Arc::new(words)),
+        })
     }
 
     /// Scores one message.
@@ -155,16 +179,20 @@ impl Analyzer {
     /// Scores one message and tells which domain rules fired.
     pub fn analyze(&self, text: &str) -> Analysis {
         let (scores, rules) = self.run(text, true);
-        Analysis { scores, domain_rules: rules }
+        Analysis {
+            scores,
+            domain_rules: rules,
+        }
     }
 
     fn run(&self, text: &str, explain: bool) -> (Scores, Vec<String>) {
         let text = self.vader.demojize(text);
-        let tokens = self.vader.tokenize(&text);
+        let words = self.words.as_deref().unwrap_or_else(|| self.vader.words());
+        let tokens = self.vader.tokenize(&text, words);
         let mut sentiments = self.vader.valences(&tokens);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {
-            let fired = domain.apply(&tokens, |w| self.vader.booster(w), &mut sentiments);
+            let fired = domain.apply(&tokens, &mut sentiments);
             if explain {
                 rules = fired.rules.iter().map(ToString::to_string).collect();
             }
@@ -197,10 +225,19 @@ pub struct ConversationSentiment {
 
 /// Mean, minimum and trend of a conversation's compound scores. Empty input gives zeros.
 pub fn conversation(compounds: &[f64]) -> ConversationSentiment {
-    let values: Vec<f64> = compounds.iter().copied().filter(|c| c.is_finite()).collect();
+    let values: Vec<f64> = compounds
+        .iter()
+        .copied()
+        .filter(|c| c.is_finite())
+        .collect();
     let count = values.len();
     if count == 0 {
-        return ConversationSentiment { mean: 0.0, min: 0.0, trend: 0.0, count: 0 };
+        return ConversationSentiment {
+            mean: 0.0,
+            min: 0.0,
+            trend: 0.0,
+            count: 0,
+        };
     }
     let n = count as f64;
     let mean = values.iter().sum::<f64>() / n;
@@ -213,7 +250,12 @@ pub fn conversation(compounds: &[f64]) -> ConversationSentiment {
         sxx += dx * dx;
     }
     let trend = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    ConversationSentiment { mean, min, trend, count }
+    ConversationSentiment {
+        mean,
+        min,
+        trend,
+        count,
+    }
 }
 
 #[derive(Serialize)]
@@ -224,7 +266,11 @@ struct LineError {
 /// `hark sentiment`: one text per line in, one JSON object per line out with `compound`, `pos`,
 /// `neu`, `neg` and `label`. A line that is not UTF-8 gives `{"error":"line N: invalid UTF-8"}`
 /// and the rest is still scored. A trailing `\r` is dropped (CRLF input).
-pub fn run_lines(analyzer: &Analyzer, mut input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
+pub fn run_lines(
+    analyzer: &Analyzer,
+    mut input: impl BufRead,
+    mut output: impl Write,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     loop {
@@ -240,7 +286,9 @@ pub fn run_lines(analyzer: &Analyzer, mut input: impl BufRead, mut output: impl 
             Ok(text) => serde_json::to_writer(&mut output, &analyzer.score(text))?,
             Err(_) => serde_json::to_writer(
                 &mut output,
-                &LineError { error: format!("line {line_no}: invalid UTF-8") },
+                &LineError {
+                    error: format!("line {line_no}: invalid UTF-8"),
+                },
             )?,
         }
         output.write_all(b"\n")?;

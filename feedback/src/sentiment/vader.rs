@@ -28,38 +28,150 @@ const C_INCR: f64 = 0.733;
 pub(crate) const N_SCALAR: f64 = -0.74;
 
 const NEGATE: &[&str] = &[
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "ain't", "aren't",
-    "can't", "couldn't", "daren't", "didn't", "doesn't", "dont", "hadnt", "hasnt", "havent", "isnt",
-    "mightnt", "mustnt", "neither", "don't", "hadn't", "hasn't", "haven't", "isn't", "mightn't",
-    "mustn't", "neednt", "needn't", "never", "none", "nope", "nor", "not", "nothing", "nowhere",
-    "oughtnt", "shant", "shouldnt", "uhuh", "wasnt", "werent", "oughtn't", "shan't", "shouldn't",
-    "uh-uh", "wasn't", "weren't", "without", "wont", "wouldnt", "won't", "wouldn't", "rarely",
-    "seldom", "despite",
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
 ];
 
 /// Single-word boosters and dampeners (reference `BOOSTER_DICT`); the multi-word entries are
 /// handled in [`Vader::special_idioms`].
 const BOOSTERS: &[(&str, f64)] = &[
-    ("absolutely", B_INCR), ("amazingly", B_INCR), ("awfully", B_INCR), ("completely", B_INCR),
-    ("considerable", B_INCR), ("considerably", B_INCR), ("decidedly", B_INCR), ("deeply", B_INCR),
-    ("effing", B_INCR), ("enormous", B_INCR), ("enormously", B_INCR), ("entirely", B_INCR),
-    ("especially", B_INCR), ("exceptional", B_INCR), ("exceptionally", B_INCR), ("extreme", B_INCR),
-    ("extremely", B_INCR), ("fabulously", B_INCR), ("flipping", B_INCR), ("flippin", B_INCR),
-    ("frackin", B_INCR), ("fracking", B_INCR), ("fricking", B_INCR), ("frickin", B_INCR),
-    ("frigging", B_INCR), ("friggin", B_INCR), ("fully", B_INCR), ("fuckin", B_INCR),
-    ("fucking", B_INCR), ("fuggin", B_INCR), ("fugging", B_INCR), ("greatly", B_INCR),
-    ("hella", B_INCR), ("highly", B_INCR), ("hugely", B_INCR), ("incredible", B_INCR),
-    ("incredibly", B_INCR), ("intensely", B_INCR), ("major", B_INCR), ("majorly", B_INCR),
-    ("more", B_INCR), ("most", B_INCR), ("particularly", B_INCR), ("purely", B_INCR),
-    ("quite", B_INCR), ("really", B_INCR), ("remarkably", B_INCR), ("so", B_INCR),
-    ("substantially", B_INCR), ("thoroughly", B_INCR), ("total", B_INCR), ("totally", B_INCR),
-    ("tremendous", B_INCR), ("tremendously", B_INCR), ("uber", B_INCR), ("unbelievably", B_INCR),
-    ("unusually", B_INCR), ("utter", B_INCR), ("utterly", B_INCR), ("very", B_INCR),
-    ("almost", B_DECR), ("barely", B_DECR), ("hardly", B_DECR), ("kinda", B_DECR),
-    ("kindof", B_DECR), ("kind-of", B_DECR), ("less", B_DECR), ("little", B_DECR),
-    ("marginal", B_DECR), ("marginally", B_DECR), ("occasional", B_DECR), ("occasionally", B_DECR),
-    ("partly", B_DECR), ("scarce", B_DECR), ("scarcely", B_DECR), ("slight", B_DECR),
-    ("slightly", B_DECR), ("somewhat", B_DECR), ("sorta", B_DECR), ("sortof", B_DECR),
+    ("absolutely", B_INCR),
+    ("amazingly", B_INCR),
+    ("awfully", B_INCR),
+    ("completely", B_INCR),
+    ("considerable", B_INCR),
+    ("considerably", B_INCR),
+    ("decidedly", B_INCR),
+    ("deeply", B_INCR),
+    ("effing", B_INCR),
+    ("enormous", B_INCR),
+    ("enormously", B_INCR),
+    ("entirely", B_INCR),
+    ("especially", B_INCR),
+    ("exceptional", B_INCR),
+    ("exceptionally", B_INCR),
+    ("extreme", B_INCR),
+    ("extremely", B_INCR),
+    ("fabulously", B_INCR),
+    ("flipping", B_INCR),
+    ("flippin", B_INCR),
+    ("frackin", B_INCR),
+    ("fracking", B_INCR),
+    ("fricking", B_INCR),
+    ("frickin", B_INCR),
+    ("frigging", B_INCR),
+    ("friggin", B_INCR),
+    ("fully", B_INCR),
+    ("fuckin", B_INCR),
+    ("fucking", B_INCR),
+    ("fuggin", B_INCR),
+    ("fugging", B_INCR),
+    ("greatly", B_INCR),
+    ("hella", B_INCR),
+    ("highly", B_INCR),
+    ("hugely", B_INCR),
+    ("incredible", B_INCR),
+    ("incredibly", B_INCR),
+    ("intensely", B_INCR),
+    ("major", B_INCR),
+    ("majorly", B_INCR),
+    ("more", B_INCR),
+    ("most", B_INCR),
+    ("particularly", B_INCR),
+    ("purely", B_INCR),
+    ("quite", B_INCR),
+    ("really", B_INCR),
+    ("remarkably", B_INCR),
+    ("so", B_INCR),
+    ("substantially", B_INCR),
+    ("thoroughly", B_INCR),
+    ("total", B_INCR),
+    ("totally", B_INCR),
+    ("tremendous", B_INCR),
+    ("tremendously", B_INCR),
+    ("uber", B_INCR),
+    ("unbelievably", B_INCR),
+    ("unusually", B_INCR),
+    ("utter", B_INCR),
+    ("utterly", B_INCR),
+    ("very", B_INCR),
+    ("almost", B_DECR),
+    ("barely", B_DECR),
+    ("hardly", B_DECR),
+    ("kinda", B_DECR),
+    ("kindof", B_DECR),
+    ("kind-of", B_DECR),
+    ("less", B_DECR),
+    ("little", B_DECR),
+    ("marginal", B_DECR),
+    ("marginally", B_DECR),
+    ("occasional", B_DECR),
+    ("occasionally", B_DECR),
+    ("partly", B_DECR),
+    ("scarce", B_DECR),
+    ("scarcely", B_DECR),
+    ("slight", B_DECR),
+    ("slightly", B_DECR),
+    ("somewhat", B_DECR),
+    ("sorta", B_DECR),
+    ("sortof", B_DECR),
     ("sort-of", B_DECR),
 ];
 
@@ -80,10 +192,8 @@ const SPECIAL_BIGRAMS: &[([&str; 2], f64)] = &[
     (["beating", "heart"], 3.5),
 ];
 /// Reference `SPECIAL_CASES` with three words.
-const SPECIAL_TRIGRAMS: &[([&str; 3], f64)] = &[
-    (["kiss", "of", "death"], -1.5),
-    (["to", "die", "for"], 3.0),
-];
+const SPECIAL_TRIGRAMS: &[([&str; 3], f64)] =
+    &[(["kiss", "of", "death"], -1.5), (["to", "die", "for"], 3.0)];
 
 /// FxHash (as in rustc): the lexicon is trusted static data, so a fast non-keyed hash is fine
 /// and roughly halves lookup time compared with SipHash.
@@ -133,6 +243,10 @@ pub(crate) fn py_isspace(c: char) -> bool {
 
 /// Python's `str.isupper`: at least one cased character and no lowercase or titlecase one.
 pub(crate) fn py_isupper(s: &str) -> bool {
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        return b.iter().any(u8::is_ascii_uppercase) && !b.iter().any(u8::is_ascii_lowercase);
+    }
     let mut cased = false;
     for c in s.chars() {
         if c.is_lowercase() || is_titlecase(c) {
@@ -169,6 +283,14 @@ pub(crate) fn py_lower(s: &str) -> Cow<'_, str> {
 /// `token.strip(string.punctuation)` as the reference's `_strip_punc_if_word` uses it: strip ASCII
 /// punctuation at both ends unless two or fewer characters would remain (likely an emoticon).
 fn strip_punc_if_word(token: &str) -> &str {
+    let b = token.as_bytes();
+    let (Some(first), Some(last)) = (b.first(), b.last()) else {
+        return token;
+    };
+    if !first.is_ascii_punctuation() && !last.is_ascii_punctuation() {
+        // Nothing to strip: the reference returns the token whatever its length.
+        return token;
+    }
     let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
     if stripped.chars().take(3).count() <= 2 {
         token
@@ -188,15 +310,37 @@ pub(crate) struct Token<'t> {
     pub lower: Cow<'t, str>,
     /// Valence of `lower` in the lexicon, if it is there.
     pub lex: Option<f64>,
+    /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
+    pub booster: Option<f64>,
+    /// `lower` is a negation word or contains "n't" (reference `negated`).
+    pub negation: bool,
+    /// The analyzer's customer-service layer has rules about `lower`.
+    pub domain: bool,
+    /// ... and some rule may start at it (it begins a phrase or is a duration).
+    pub domain_trigger: bool,
+    /// `word.isupper()`.
+    pub upper: bool,
 }
+
+/// Everything the scorer needs to know about one lowercased word, found with one lookup.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WordInfo {
+    lex: Option<f64>,
+    booster: Option<f64>,
+    negation: bool,
+    domain: bool,
+    domain_trigger: bool,
+}
+
+/// Lowercased word → what the scorer (and the analyzer's domain layer) know about it.
+pub(crate) type WordMap = FxMap<Box<str>, WordInfo>;
 
 /// The loaded lexicons. Built once per process (see [`super::Analyzer`]) and shared.
 #[derive(Debug)]
 pub(crate) struct Vader {
-    lexicon: FxMap<Box<str>, f64>,
+    words: WordMap,
+    lexicon_len: usize,
     emojis: FxMap<char, Box<str>>,
-    boosters: FxMap<&'static str, f64>,
-    negate: FxMap<&'static str, ()>,
 }
 
 impl Vader {
@@ -224,31 +368,58 @@ impl Vader {
                 }
             }
         }
+        let lexicon_len = lexicon.len();
+        let mut words: FxMap<Box<str>, WordInfo> = FxMap::default();
+        for (word, v) in lexicon {
+            words.entry(word).or_default().lex = Some(v);
+        }
+        for &(word, b) in BOOSTERS {
+            words.entry(Box::from(word)).or_default().booster = Some(b);
+        }
+        for &word in NEGATE {
+            words.entry(Box::from(word)).or_default().negation = true;
+        }
         Vader {
-            lexicon,
+            words,
+            lexicon_len,
             emojis,
-            boosters: BOOSTERS.iter().copied().collect(),
-            negate: NEGATE.iter().map(|w| (*w, ())).collect(),
         }
     }
 
+    /// The words VADER knows, for analyzers without a domain layer.
+    pub(crate) fn words(&self) -> &WordMap {
+        &self.words
+    }
+
+    /// VADER's words plus a mark on each word a domain layer has rules about, so that one
+    /// lookup per token serves both.
+    pub(crate) fn words_with_domain<'a>(
+        &self,
+        domain_words: impl Iterator<Item = (&'a str, bool)>,
+    ) -> WordMap {
+        let mut words = self.words.clone();
+        for (w, trigger) in domain_words {
+            let info = words.entry(Box::from(w)).or_default();
+            info.domain = true;
+            info.domain_trigger = trigger;
+        }
+        words
+    }
+
     pub(crate) fn lexicon_len(&self) -> usize {
-        self.lexicon.len()
-    }
-
-    /// The booster scalar of a single word ("very" → 0.293), if it is one.
-    pub(crate) fn booster(&self, lower: &str) -> Option<f64> {
-        self.boosters.get(lower).copied()
-    }
-
-    pub(crate) fn valence_of(&self, word: &str) -> Option<f64> {
-        self.lexicon.get(word).copied()
+        self.lexicon_len
     }
 
     /// The reference's emoji replacement followed by `str.strip()`: each emoji code point is
     /// replaced by its description, preceded by a space unless one precedes it already.
     pub(crate) fn demojize<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let first = text.char_indices().find(|(_, c)| self.emojis.contains_key(c));
+        // Every emoji in the lexicon is outside ASCII (the lowest is U+00A9).
+        let first = if text.is_ascii() {
+            None
+        } else {
+            text.char_indices()
+                .find(|(_, c)| !c.is_ascii() && self.emojis.contains_key(c))
+        };
         let Some((start, _)) = first else {
             return Cow::Borrowed(text.trim_matches(py_isspace));
         };
@@ -256,7 +427,7 @@ impl Vader {
         out.push_str(&text[..start]);
         let mut prev_space = text[..start].chars().next_back().is_none_or(|c| c == ' ');
         for c in text[start..].chars() {
-            if let Some(description) = self.emojis.get(&c) {
+            if let Some(description) = (!c.is_ascii()).then(|| self.emojis.get(&c)).flatten() {
                 if !prev_space {
                     out.push(' ');
                 }
@@ -276,20 +447,67 @@ impl Vader {
     }
 
     /// Splits a demojized text into tokens (reference `SentiText`).
-    pub(crate) fn tokenize<'t>(&self, text: &'t str) -> Vec<Token<'t>> {
-        text.split(py_isspace)
-            .filter(|raw| !raw.is_empty())
-            .map(|raw| {
+    pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
+        let make = |raw: &'t str| {
+            let (word, lower, upper) = if raw.is_ascii() {
+                // Same results as the general path below, without decoding characters.
                 let word = strip_punc_if_word(raw);
-                let lower = py_lower(word);
-                let lex = self.valence_of(&lower);
-                Token { raw, word, lower, lex }
-            })
-            .collect()
-    }
-
-    fn is_negation(&self, lower: &str) -> bool {
-        self.negate.contains_key(lower) || lower.contains("n't")
+                let (mut has_upper, mut has_lower) = (false, false);
+                for b in word.bytes() {
+                    has_upper |= b.is_ascii_uppercase();
+                    has_lower |= b.is_ascii_lowercase();
+                }
+                let lower = if has_upper {
+                    Cow::Owned(word.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(word)
+                };
+                (word, lower, has_upper && !has_lower)
+            } else {
+                let word = strip_punc_if_word(raw);
+                (word, py_lower(word), py_isupper(word))
+            };
+            let info = words.get(&*lower).copied().unwrap_or_default();
+            let negation =
+                info.negation || (lower.bytes().any(|b| b == b'\'') && lower.contains("n't"));
+            Token {
+                raw,
+                word,
+                lower,
+                lex: info.lex,
+                booster: info.booster,
+                domain: info.domain,
+                domain_trigger: info.domain_trigger,
+                negation,
+                upper,
+            }
+        };
+        let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
+        if text.is_ascii() {
+            let is_space = |b: u8| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ');
+            let bytes = text.as_bytes();
+            let mut start = None;
+            for (k, &b) in bytes.iter().enumerate() {
+                match (is_space(b), start) {
+                    (true, Some(s)) => {
+                        tokens.push(make(&text[s..k]));
+                        start = None;
+                    }
+                    (false, None) => start = Some(k),
+                    _ => {}
+                }
+            }
+            if let Some(s) = start {
+                tokens.push(make(&text[s..]));
+            }
+        } else {
+            tokens.extend(
+                text.split(py_isspace)
+                    .filter(|raw| !raw.is_empty())
+                    .map(make),
+            );
+        }
+        tokens
     }
 
     /// Per-token valences before the `but` rule (reference `polarity_scores` loop and
@@ -297,14 +515,12 @@ impl Vader {
     pub(crate) fn valences(&self, tokens: &[Token<'_>]) -> Vec<f64> {
         let n = tokens.len();
         // Reference `allcap_differential`: some but not all tokens are ALL CAPS.
-        let allcaps = tokens.iter().filter(|t| py_isupper(t.word)).count();
+        let allcaps = tokens.iter().filter(|t| t.upper).count();
         let is_cap_diff = allcaps > 0 && allcaps < n;
         let low = |k: usize| -> &str { &tokens[k].lower };
         let mut sentiments = Vec::with_capacity(n);
         for (i, token) in tokens.iter().enumerate() {
-            if self.boosters.contains_key(&*token.lower)
-                || (i + 1 < n && low(i) == "kind" && low(i + 1) == "of")
-            {
+            if token.booster.is_some() || (i + 1 < n && low(i) == "kind" && low(i + 1) == "of") {
                 sentiments.push(0.0);
                 continue;
             }
@@ -323,7 +539,7 @@ impl Vader {
             {
                 valence = lex_valence * N_SCALAR;
             }
-            if is_cap_diff && py_isupper(token.word) {
+            if is_cap_diff && token.upper {
                 if valence > 0.0 {
                     valence += C_INCR;
                 } else {
@@ -333,7 +549,7 @@ impl Vader {
             for start_i in 0..3 {
                 if i > start_i && tokens[i - (start_i + 1)].lex.is_none() {
                     let prev = &tokens[i - (start_i + 1)];
-                    let mut s = self.scalar_inc_dec(prev, valence, is_cap_diff);
+                    let mut s = scalar_inc_dec(prev, valence, is_cap_diff);
                     if start_i == 1 && s != 0.0 {
                         s *= 0.95;
                     }
@@ -341,7 +557,7 @@ impl Vader {
                         s *= 0.9;
                     }
                     valence += s;
-                    valence = self.negation_check(valence, tokens, start_i, i);
+                    valence = negation_check(valence, tokens, start_i, i);
                     if start_i == 2 {
                         valence = special_idioms(valence, tokens, i);
                     }
@@ -352,64 +568,74 @@ impl Vader {
         }
         sentiments
     }
+}
 
-    /// Reference `scalar_inc_dec`.
-    fn scalar_inc_dec(&self, prev: &Token<'_>, valence: f64, is_cap_diff: bool) -> f64 {
-        let Some(&b) = self.boosters.get(&*prev.lower) else {
-            return 0.0;
-        };
-        let mut scalar = if valence < 0.0 { -b } else { b };
-        if is_cap_diff && py_isupper(prev.word) {
-            if valence > 0.0 {
-                scalar += C_INCR;
-            } else {
-                scalar -= C_INCR;
-            }
+/// Reference `scalar_inc_dec`.
+fn scalar_inc_dec(prev: &Token<'_>, valence: f64, is_cap_diff: bool) -> f64 {
+    let Some(b) = prev.booster else {
+        return 0.0;
+    };
+    let mut scalar = if valence < 0.0 { -b } else { b };
+    if is_cap_diff && prev.upper {
+        if valence > 0.0 {
+            scalar += C_INCR;
+        } else {
+            scalar -= C_INCR;
         }
-        scalar
     }
+    scalar
+}
 
-    /// Reference `_negation_check`.
-    fn negation_check(&self, valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) -> f64 {
-        let low = |k: usize| -> &str { &tokens[k].lower };
-        match start_i {
-            0 if self.is_negation(low(i - 1)) => valence * N_SCALAR,
-            1 => {
-                if low(i - 2) == "never" && matches!(low(i - 1), "so" | "this") {
-                    valence * 1.25
-                } else if low(i - 2) == "without" && low(i - 1) == "doubt" {
-                    valence
-                } else if self.is_negation(low(i - 2)) {
-                    valence * N_SCALAR
-                } else {
-                    valence
-                }
+/// Reference `_negation_check`.
+fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) -> f64 {
+    let low = |k: usize| -> &str { &tokens[k].lower };
+    match start_i {
+        0 if tokens[i - 1].negation => valence * N_SCALAR,
+        1 => {
+            if low(i - 2) == "never" && matches!(low(i - 1), "so" | "this") {
+                valence * 1.25
+            } else if low(i - 2) == "without" && low(i - 1) == "doubt" {
+                valence
+            } else if tokens[i - 2].negation {
+                valence * N_SCALAR
+            } else {
+                valence
             }
-            2 => {
-                if (low(i - 3) == "never" && matches!(low(i - 2), "so" | "this"))
-                    || matches!(low(i - 1), "so" | "this")
-                {
-                    valence * 1.25
-                } else if low(i - 3) == "without" && (low(i - 2) == "doubt" || low(i - 1) == "doubt")
-                {
-                    valence
-                } else if self.is_negation(low(i - 3)) {
-                    valence * N_SCALAR
-                } else {
-                    valence
-                }
-            }
-            _ => valence,
         }
+        2 => {
+            if (low(i - 3) == "never" && matches!(low(i - 2), "so" | "this"))
+                || matches!(low(i - 1), "so" | "this")
+            {
+                valence * 1.25
+            } else if low(i - 3) == "without" && (low(i - 2) == "doubt" || low(i - 1) == "doubt") {
+                valence
+            } else if tokens[i - 3].negation {
+                valence * N_SCALAR
+            } else {
+                valence
+            }
+        }
+        _ => valence,
     }
 }
 
 fn bigram_in<'a, T: Copy>(table: &'a [([&str; 2], T)], a: &str, b: &str) -> Option<&'a T> {
-    table.iter().find(|(k, _)| k[0] == a && k[1] == b).map(|(_, v)| v)
+    table
+        .iter()
+        .find(|(k, _)| k[0] == a && k[1] == b)
+        .map(|(_, v)| v)
 }
 
-fn trigram_in<'a, T: Copy>(table: &'a [([&str; 3], T)], a: &str, b: &str, c: &str) -> Option<&'a T> {
-    table.iter().find(|(k, _)| k[0] == a && k[1] == b && k[2] == c).map(|(_, v)| v)
+fn trigram_in<'a, T: Copy>(
+    table: &'a [([&str; 3], T)],
+    a: &str,
+    b: &str,
+    c: &str,
+) -> Option<&'a T> {
+    table
+        .iter()
+        .find(|(k, _)| k[0] == a && k[1] == b && k[2] == c)
+        .map(|(_, v)| v)
 }
 
 /// Reference `_special_idioms_check`; only called with `i >= 3`.
@@ -460,9 +686,9 @@ fn least_check(valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
     valence
 }
 
-/// Float key for the `but` rule: Python compares floats by value, so `-0.0 == 0.0`.
+/// Float key for the `but` rule (zeros never get here, so `-0.0 == 0.0` needs no care).
 fn value_key(v: f64) -> u64 {
-    if v == 0.0 { 0 } else { v.to_bits() }
+    v.to_bits()
 }
 
 /// Reference `_but_check`, including its quirk: for each valence in order it rescales the
@@ -476,6 +702,10 @@ pub(crate) fn but_check(tokens: &[Token<'_>], sentiments: &mut [f64]) {
     for p in 0..sentiments.len() {
         // Entries at or after p still hold their original values (only earlier ones change).
         let v = sentiments[p];
+        if v == 0.0 {
+            // The first zero is rescaled to zero: a no-op, and no zero ever equals a non-zero.
+            continue;
+        }
         let set = positions.entry(value_key(v)).or_default();
         set.insert(p);
         let Some(&si) = set.first() else { continue };
@@ -493,8 +723,21 @@ pub(crate) fn but_check(tokens: &[Token<'_>], sentiments: &mut [f64]) {
     }
 }
 
-/// Python's `round(x, digits)`: correctly rounded, ties to even, via exact decimal formatting.
-pub(crate) fn py_round(x: f64, digits: usize) -> f64 {
+/// Python's `round(x, digits)`: the double nearest to the correctly rounded decimal, ties to
+/// even. Scaling is exact enough unless the scaled value sits next to a tie; those rare cases
+/// take the exact (slower) decimal formatting path.
+pub(crate) fn py_round(x: f64, digits: i32) -> f64 {
+    let scale = match digits {
+        3 => 1e3,
+        4 => 1e4,
+        _ => 10f64.powi(digits),
+    };
+    let y = x * scale;
+    let frac = (y - y.trunc()).abs();
+    if y.is_finite() && y.abs() < 1e15 && (frac - 0.5).abs() > 1e-6 {
+        return y.round() / scale;
+    }
+    let digits = usize::try_from(digits).unwrap_or(0);
     format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
@@ -515,7 +758,12 @@ fn normalize(score: f64) -> f64 {
 /// Reference `score_valence`; `text` is the demojized, stripped text (for `!` and `?`).
 pub(crate) fn score_valence(sentiments: &[f64], text: &str) -> RawScores {
     if sentiments.is_empty() {
-        return RawScores { compound: 0.0, pos: 0.0, neu: 0.0, neg: 0.0 };
+        return RawScores {
+            compound: 0.0,
+            pos: 0.0,
+            neu: 0.0,
+            neg: 0.0,
+        };
     }
     let mut sum_s: f64 = 0.0;
     for s in sentiments {
@@ -592,7 +840,7 @@ mod tests {
         // position 2 finds index 0 first and halves it again; the last 2.0 is itself.
         let v = Vader::embedded();
         let text = "x but y z";
-        let tokens = v.tokenize(text);
+        let tokens = v.tokenize(text, v.words());
         let mut s = vec![2.0, 0.0, 1.0, 2.0];
         but_check(&tokens, &mut s);
         assert_eq!(s, vec![0.5, 0.0, 1.0, 3.0]);

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Side-by-side check of hark's Rust sentiment scorer against Python vaderSentiment 3.3.2.
+
+Run through scripts/bench-sentiment.sh, which prepares the venv and builds the Rust example.
+For each VADER ground-truth corpus (amazon, movie, nyt) it reports the support-weighted 3-class
+F1 (gold = the human mean rating with +-0.05 thresholds) of the Python reference, of the Rust
+port without the customer-service layer and with it, plus how often the Rust compound is within
+1e-3 of the reference (all texts for plain VADER; texts where no domain rule fired for the
+default analyzer). On feedback/data/sentiment/service_messages.tsv it reports macro F1. Finally it
+times both scorers on the same texts, single core.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.environ.get("VADER_DATA", os.path.join(REPO, "..", "shared", "data", "vader"))
+EXAMPLE = os.environ["SENTIMENT_LINES"]
+CORPORA = [
+    ("amazon", "amazonReviewSnippets_GroundTruth.txt"),
+    ("movie", "movieReviewSnippets_GroundTruth.txt"),
+    ("nyt", "nytEditorialSnippets_GroundTruth.txt"),
+]
+SERVICE = os.path.join(REPO, "feedback", "data", "sentiment", "service_messages.tsv")
+LABELS = ["negative", "neutral", "positive"]
+
+
+def label(x):
+    return "positive" if x >= 0.05 else "negative" if x <= -0.05 else "neutral"
+
+
+def read_lines(path):
+    with open(path, "rb") as f:
+        raw = f.read().decode("utf-8-sig")
+    return [line.rstrip("\r") for line in raw.split("\n") if line.strip()]
+
+
+def f1_scores(gold, pred):
+    """(support-weighted F1, macro F1) over the three labels."""
+    weighted, macro = 0.0, 0.0
+    for lab in LABELS:
+        tp = sum(1 for g, p in zip(gold, pred) if g == lab and p == lab)
+        fp = sum(1 for g, p in zip(gold, pred) if g != lab and p == lab)
+        fn = sum(1 for g, p in zip(gold, pred) if g == lab and p != lab)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        weighted += f1 * sum(1 for g in gold if g == lab) / len(gold)
+        macro += f1 / len(LABELS)
+    return weighted, macro
+
+
+def rust(texts, *flags):
+    payload = ("\n".join(texts) + "\n").encode("utf-8")
+    out = subprocess.run([EXAMPLE, "--explain", *flags], input=payload, capture_output=True, check=True)
+    rows = [json.loads(line) for line in out.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == len(texts), (len(rows), len(texts))
+    return rows
+
+
+def main():
+    analyzer = SentimentIntensityAnalyzer()
+    all_texts = []
+    print(f"{'corpus':<8} {'n':>6} {'F1 py':>6} {'F1 rs':>6} {'F1 rs+svc':>9} "
+          f"{'parity vader':>12} {'svc fired':>9} {'parity unfired':>14}")
+    for name, fname in CORPORA:
+        path = os.path.join(DATA, fname)
+        if not os.path.exists(path):
+            print(f"{name}: {path} missing, skipped")
+            continue
+        rows = [line.split("\t") for line in read_lines(path)]
+        gold = [label(float(r[1])) for r in rows]
+        texts = [r[2] for r in rows]
+        all_texts += texts
+        py = [analyzer.polarity_scores(t)["compound"] for t in texts]
+        plain = rust(texts, "--vader-only")
+        svc = rust(texts)
+        f1_py = f1_scores(gold, [label(c) for c in py])[0]
+        f1_rs = f1_scores(gold, [r["scores"]["label"] for r in plain])[0]
+        f1_svc = f1_scores(gold, [r["scores"]["label"] for r in svc])[0]
+        parity = sum(abs(p - r["scores"]["compound"]) <= 1e-3 for p, r in zip(py, plain)) / len(texts)
+        unfired = [(p, r) for p, r in zip(py, svc) if not r["domain_rules"]]
+        parity_unfired = sum(abs(p - r["scores"]["compound"]) <= 1e-3 for p, r in unfired) / len(unfired)
+        fired = 1 - len(unfired) / len(texts)
+        print(f"{name:<8} {len(texts):>6} {f1_py:>6.3f} {f1_rs:>6.3f} {f1_svc:>9.3f} "
+              f"{parity:>12.2%} {fired:>9.2%} {parity_unfired:>14.2%}")
+        if os.environ.get("SHOW_MISMATCHES"):
+            for t, p, r in zip(texts, py, plain):
+                if abs(p - r["scores"]["compound"]) > 1e-3:
+                    print(f"  mismatch py={p} rs={r['scores']['compound']}: {t[:160]}")
+
+    rows = [line.split("\t", 1) for line in read_lines(SERVICE) if not line.startswith("#")]
+    gold = [r[0] for r in rows]
+    texts = [r[1] for r in rows]
+    py = [label(analyzer.polarity_scores(t)["compound"]) for t in texts]
+    plain = [r["scores"]["label"] for r in rust(texts, "--vader-only")]
+    svc_rows = rust(texts)
+    svc = [r["scores"]["label"] for r in svc_rows]
+    print(f"\nservice_messages.tsv ({len(texts)} messages) macro F1: python vader {f1_scores(gold, py)[1]:.3f}, "
+          f"rust vader-only {f1_scores(gold, plain)[1]:.3f}, rust with service layer {f1_scores(gold, svc)[1]:.3f}")
+    if os.environ.get("SHOW_ERRORS"):
+        for g, p, t, r in zip(gold, svc, texts, svc_rows):
+            if g != p:
+                print(f"  gold {g:<8} got {p:<8} {r['scores']['compound']:+.3f} {t}")
+
+    if not all_texts:
+        return
+    # Throughput on the same texts, single core: best of 3 rounds in Python, best of 5 in Rust.
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for t in all_texts:
+            analyzer.polarity_scores(t)
+        best = min(best, time.perf_counter() - start)
+    py_rate = len(all_texts) / best
+    print(f"\npython: {len(all_texts)} texts in {best:.3f} s = {py_rate:.0f} texts/s (best of 3, single core)")
+    for flags in (["--vader-only"], []):
+        payload = ("\n".join(all_texts) + "\n").encode("utf-8")
+        out = subprocess.run(["taskset", "-c", "0", EXAMPLE, "--time", *flags], input=payload,
+                             capture_output=True, check=True)
+        line = out.stderr.decode().strip().splitlines()[-1]
+        rs_rate = float(line.split(" = ")[1].split()[0])
+        what = "vader-only" if flags else "with service layer"
+        print(f"{line}  [{what}]  -> {rs_rate / py_rate:.0f}x python")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
