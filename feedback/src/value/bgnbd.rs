@@ -5,8 +5,6 @@
 //! purchase counts cannot overflow; identical (x, t_x, T) rows are fitted once with a
 //! weight, and the Γ-function terms, which depend on x only, once per distinct x.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use super::error::ValueError;
@@ -26,6 +24,20 @@ pub struct BgNbdParams {
     pub a: f64,
     /// Second shape of the dropout-probability distribution.
     pub b: f64,
+}
+
+/// Distinct keys with their counts, in key order (sorting, not hashing: faster for a
+/// million rows, and the likelihood's summation order is then deterministic).
+pub(crate) fn group_counts<K: Ord + Copy>(mut keys: Vec<K>) -> Vec<(K, f64)> {
+    keys.sort_unstable();
+    let mut out: Vec<(K, f64)> = Vec::new();
+    for k in keys {
+        match out.last_mut() {
+            Some((last, n)) if *last == k => *n += 1.0,
+            _ => out.push((k, 1.0)),
+        }
+    }
+    out
 }
 
 /// ln(e^u + e^v) without overflow.
@@ -130,15 +142,12 @@ struct Patterns {
 
 impl Patterns {
     fn new(customers: &[Rfm]) -> Self {
-        let mut groups: HashMap<(u32, u64, u64), f64> = HashMap::with_capacity(customers.len() / 4);
-        for c in customers {
-            *groups
-                .entry((c.frequency, c.recency.to_bits(), c.t.to_bits()))
-                .or_insert(0.0) += 1.0;
-        }
-        let mut groups: Vec<_> = groups.into_iter().collect();
-        // Sorted for determinism: the sum's rounding then does not depend on hashing.
-        groups.sort_unstable_by_key(|g| g.0);
+        let groups = group_counts(
+            customers
+                .iter()
+                .map(|c| (c.frequency, c.recency.to_bits(), c.t.to_bits()))
+                .collect(),
+        );
         let mut p = Self {
             x: Vec::with_capacity(groups.len()),
             recency: Vec::with_capacity(groups.len()),
@@ -210,8 +219,15 @@ impl Patterns {
                 let ax = alpha + scale * self.recency[i];
                 let l4 = ax.ln();
                 let a4 = k.ln_a_term - (r + x) * l4;
-                let lse = log_add_exp(a3, a4);
-                let (w3, w4) = ((a3 - lse).exp(), (a4 - lse).exp());
+                // log-sum-exp and the two terms' shares with one exp and one log.
+                let d = a4 - a3;
+                let e = (-d.abs()).exp();
+                let (lse, w_big) = (a3.max(a4) + (1.0 + e).ln(), 1.0 / (1.0 + e));
+                let (w3, w4) = if d > 0.0 {
+                    (1.0 - w_big, w_big)
+                } else {
+                    (w_big, 1.0 - w_big)
+                };
                 row += lse;
                 d_r -= w3 * l3 + w4 * l4;
                 d_alpha -= (r + x) * (w3 / at + w4 / ax);

@@ -1,11 +1,9 @@
 //! The Gamma-Gamma model of spend per purchase (Fader & Hardie 2013, note 025) and the
 //! discounted customer lifetime value built on it, as `lifetimes` defines them.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
-use super::bgnbd::BgNbdParams;
+use super::bgnbd::{BgNbdParams, group_counts};
 use super::error::ValueError;
 use super::optim::bfgs;
 use super::special::{digamma, ln_gamma};
@@ -79,44 +77,67 @@ pub struct GammaGammaFit {
 /// Fit the Gamma-Gamma model on customers with at least one repeat purchase and a
 /// positive mean spend; others are skipped, as the model is defined only for them.
 pub fn fit_gamma_gamma(customers: &[Spend]) -> Result<GammaGammaFit, ValueError> {
-    let mut groups: HashMap<(u32, u64), f64> = HashMap::new();
-    let mut fitted = 0usize;
-    for s in customers {
-        if s.frequency > 0 && s.monetary_value > 0.0 && s.monetary_value.is_finite() {
-            *groups
-                .entry((s.frequency, s.monetary_value.to_bits()))
-                .or_insert(0.0) += 1.0;
-            fitted += 1;
-        }
-    }
+    let keys: Vec<(u32, u64)> = customers
+        .iter()
+        .filter(|s| s.frequency > 0 && s.monetary_value > 0.0 && s.monetary_value.is_finite())
+        .map(|s| (s.frequency, s.monetary_value.to_bits()))
+        .collect();
+    let fitted = keys.len();
     if fitted == 0 {
         return Err(ValueError::NoCustomers);
     }
-    let mut groups: Vec<_> = groups.into_iter().collect();
-    groups.sort_unstable_by_key(|g| g.0);
+    let groups = group_counts(keys);
+    // Rows sorted by x; the Γ and ψ terms depend on x only, so they are computed once
+    // per distinct x and each row adds only logarithms.
     let rows: Vec<(f64, f64, f64)> = groups
         .iter()
         .map(|&((x, m), w)| (f64::from(x), f64::from_bits(m), w))
         .collect();
+    struct Run {
+        x: f64,
+        rows: std::ops::Range<usize>,
+        weight: f64,
+        weighted_ln_m: f64,
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, &(x, m, w)) in rows.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if run.x == x => run.rows.end = i + 1,
+            _ => runs.push(Run {
+                x,
+                rows: i..i + 1,
+                weight: 0.0,
+                weighted_ln_m: 0.0,
+            }),
+        }
+        if let Some(run) = runs.last_mut() {
+            run.weight += w;
+            run.weighted_ln_m += w * m.ln();
+        }
+    }
     let n = fitted as f64;
     let mean_spend = rows.iter().map(|(_, m, w)| m * w).sum::<f64>() / n;
 
     let total = |p: f64, q: f64, v: f64| -> (f64, [f64; 3]) {
-        let (lg_q, dg_q) = (ln_gamma(q), digamma(q));
+        let (lg_q, dg_q, ln_v) = (ln_gamma(q), digamma(q), v.ln());
         let (mut ll, mut gp, mut gq, mut gv) = (0.0, 0.0, 0.0, 0.0);
-        for &(x, m, w) in &rows {
+        for run in &runs {
+            let (x, w_sum, w_ln_m) = (run.x, run.weight, run.weighted_ln_m);
             let px = p * x;
-            let lxm = (x * m + v).ln();
-            let dg_pxq = digamma(px + q);
-            ll += w
-                * (ln_gamma(px + q) - ln_gamma(px) - lg_q
-                    + q * v.ln()
-                    + (px - 1.0) * m.ln()
-                    + px * x.ln()
-                    - (px + q) * lxm);
-            gp += w * x * (dg_pxq - digamma(px) + m.ln() + x.ln() - lxm);
-            gq += w * (dg_pxq - dg_q + v.ln() - lxm);
-            gv += w * (q / v - (px + q) / (x * m + v));
+            let (lg_pxq, lg_px) = (ln_gamma(px + q), ln_gamma(px));
+            let (dg_pxq, dg_px) = (digamma(px + q), digamma(px));
+            let ln_x = x.ln();
+            let (mut w_lxm, mut w_inv) = (0.0, 0.0);
+            for &(_, m, w) in &rows[run.rows.clone()] {
+                let xm_v = x * m + v;
+                w_lxm += w * xm_v.ln();
+                w_inv += w / xm_v;
+            }
+            ll += w_sum * (lg_pxq - lg_px - lg_q + q * ln_v + px * ln_x) + (px - 1.0) * w_ln_m
+                - (px + q) * w_lxm;
+            gp += x * (w_sum * (dg_pxq - dg_px + ln_x) + w_ln_m - w_lxm);
+            gq += w_sum * (dg_pxq - dg_q + ln_v) - w_lxm;
+            gv += w_sum * q / v - (px + q) * w_inv;
         }
         (ll, [gp, gq, gv])
     };
