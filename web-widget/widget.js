@@ -514,6 +514,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         attempt = 0;
         conn = 'open';
         if (typeof f.visitor_token === 'string' && f.visitor_token) {
+          // A new visitor (first visit, or the server forgot the old token): nothing of theirs was read yet.
+          if (f.visitor_token !== token) put('localStorage', 'hark.read', String((readUpTo = 0)));
           token = f.visitor_token;
           put('localStorage', 'hark.visitor', token);
         }
