@@ -65,6 +65,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .hd{display:flex;align-items:center;gap:10px;padding:12px 10px 12px 16px;background:var(--a);color:var(--on)}
 .av{flex:none;width:36px;height:36px;border-radius:50%;background:rgba(255,255,255,.2);display:grid;place-items:center}
 .av svg{width:20px;height:20px}
+.av span{font-weight:700;font-size:16px}
 .ti{flex:1;min-width:0}
 .ti h2{margin:0;font-size:16px;font-weight:650;line-height:1.25;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .ti p{margin:0;font-size:13px;opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -145,7 +146,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
   root.innerHTML = `<div class="w">
 <button class="bub" type="button" data-hark="bubble" aria-expanded="false" aria-label="Open chat" aria-controls="hark-panel" aria-describedby="hark-unread">${ICON.chat}${ICON.x}<span class="badge" data-hark="badge" aria-hidden="true" hidden></span></button><span class="sr" id="hark-unread"></span>
 <div class="p" id="hark-panel" data-hark="panel" role="dialog" aria-modal="false" hidden>
-<div class="hd"><div class="av">${ICON.person}</div><div class="ti"><h2 id="hark-title"></h2><p data-hark="subtitle"></p></div>
+<div class="hd"><div class="av" aria-hidden="true">${ICON.person}<span hidden></span></div><div class="ti"><h2 id="hark-title"></h2><p data-hark="subtitle"></p></div>
 <button class="ib" type="button" data-hark="handoff" aria-label="Talk to a person" title="Talk to a person">${ICON.headset}</button>
 <button class="ib" type="button" data-hark="close" aria-label="Close chat" title="Close chat">${ICON.x.replace(' class="x"', '')}</button></div>
 <div class="st" data-hark="state" hidden><span class="spin" aria-hidden="true"></span><span><b></b><small></small></span></div>
@@ -373,7 +374,12 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     stateEl.querySelector('small').textContent =
       convState === 'waiting' ? waitText() : convState === 'resolved' ? 'Write again any time to start a new conversation.' : '';
     stateEl.querySelector('.spin').hidden = convState !== 'waiting';
-    subtitle.textContent = convState === 'agent' && agentName ? agentName + ' · Support'
+    const withAgent = convState === 'agent' && !!agentName;
+    const av = $('.av span');
+    av.hidden = !withAgent;
+    av.textContent = withAgent ? [...agentName.trim()][0] || '' : '';
+    $('.av svg').style.display = withAgent ? 'none' : '';
+    subtitle.textContent = withAgent ? agentName + ' · Support'
       : convState === 'waiting' ? 'Waiting for a person' : 'We usually answer right away';
     syncHandoffButtons();
     showStatus();
