@@ -131,8 +131,11 @@ pub struct BgNbdFit {
 /// Identical (x, t_x, T) rows, grouped with a weight, sorted by x.
 struct Patterns {
     x: Vec<u32>,
-    recency: Vec<f64>,
-    t: Vec<f64>,
+    /// Per pattern, indexes into `times` of t_x and T: real data has few distinct times
+    /// (whole days), so their logarithms are computed once per evaluation.
+    recency_index: Vec<u32>,
+    t_index: Vec<u32>,
+    times: Vec<f64>,
     weight: Vec<f64>,
     /// Distinct x values and, per pattern, the index into them.
     distinct_x: Vec<u32>,
@@ -148,10 +151,18 @@ impl Patterns {
                 .map(|c| (c.frequency, c.recency.to_bits(), c.t.to_bits()))
                 .collect(),
         );
+        let mut time_bits: Vec<u64> = groups
+            .iter()
+            .flat_map(|((_, rec, t), _)| [*rec, *t])
+            .collect();
+        time_bits.sort_unstable();
+        time_bits.dedup();
+        let index = |bits: u64| time_bits.binary_search(&bits).unwrap_or(0) as u32;
         let mut p = Self {
             x: Vec::with_capacity(groups.len()),
-            recency: Vec::with_capacity(groups.len()),
-            t: Vec::with_capacity(groups.len()),
+            recency_index: Vec::with_capacity(groups.len()),
+            t_index: Vec::with_capacity(groups.len()),
+            times: time_bits.iter().map(|b| f64::from_bits(*b)).collect(),
             weight: Vec::with_capacity(groups.len()),
             distinct_x: Vec::new(),
             x_index: Vec::with_capacity(groups.len()),
@@ -163,8 +174,8 @@ impl Patterns {
             }
             p.x_index.push(p.distinct_x.len() - 1);
             p.x.push(x);
-            p.recency.push(f64::from_bits(rec));
-            p.t.push(f64::from_bits(t));
+            p.recency_index.push(index(rec));
+            p.t_index.push(index(t));
             p.weight.push(w);
         }
         p
@@ -198,13 +209,20 @@ impl Patterns {
             })
             .collect();
 
+        let time_terms: Vec<(f64, f64)> = self
+            .times
+            .iter()
+            .map(|t| {
+                let at = alpha + scale * t;
+                (at.ln(), 1.0 / at)
+            })
+            .collect();
         let (mut ll, mut g_r, mut g_alpha, mut g_a, mut g_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for i in 0..self.x.len() {
             let k = &per_x[self.x_index[i]];
             let x = f64::from(self.x[i]);
             let w = self.weight[i];
-            let at = alpha + scale * self.t[i];
-            let l3 = at.ln();
+            let (l3, inv_at) = time_terms[self.t_index[i] as usize];
             let a3 = -(r + x) * l3;
             let mut row = k.ll;
             let mut d_r = k.d_r;
@@ -214,10 +232,9 @@ impl Patterns {
             if self.x[i] == 0 {
                 row += a3;
                 d_r -= l3;
-                d_alpha -= (r + x) / at;
+                d_alpha -= (r + x) * inv_at;
             } else {
-                let ax = alpha + scale * self.recency[i];
-                let l4 = ax.ln();
+                let (l4, inv_ax) = time_terms[self.recency_index[i] as usize];
                 let a4 = k.ln_a_term - (r + x) * l4;
                 // log-sum-exp and the two terms' shares with one exp and one log.
                 let d = a4 - a3;
@@ -230,7 +247,7 @@ impl Patterns {
                 };
                 row += lse;
                 d_r -= w3 * l3 + w4 * l4;
-                d_alpha -= (r + x) * (w3 / at + w4 / ax);
+                d_alpha -= (r + x) * (w3 * inv_at + w4 * inv_ax);
                 d_a += w4 / a;
                 d_b -= w4 / (b + x - 1.0);
             }

@@ -21,7 +21,9 @@ use super::gamma_gamma::{GammaGammaFit, Spend, customer_lifetime_value, fit_gamm
 use super::input::{CustomerId, read_transactions_csv};
 use super::segment::{SegmentPolicy, ValueTier, suggested_action, value_tiers};
 use super::simple::Margin;
-use super::summary::{CustomerSummary, Periods, Rfm, TimeUnit, read_summary_csv, summarise};
+use super::summary::{
+    CustomerSummary, Periods, Rfm, TimeUnit, read_summary_csv, read_summary_for_fit, summarise,
+};
 
 /// Predicted against actual repeat purchases over the holdout, and how well the churn
 /// score ranks the customers who bought nothing there.
@@ -67,12 +69,28 @@ pub fn fit(
     holdout_weeks: Option<f64>,
 ) -> Result<FitReport, ValueError> {
     let rfm: Vec<Rfm> = summaries.iter().map(CustomerSummary::rfm).collect();
-    let bgnbd = fit_bgnbd(&rfm)?;
-    let spend: Vec<Spend> = summaries
+    let spend: Vec<Option<f64>> = summaries.iter().map(|s| s.monetary_value).collect();
+    let holdout: Option<Vec<u32>> = holdout_weeks.map(|_| {
+        summaries
+            .iter()
+            .map(|s| s.holdout_frequency.unwrap_or(0))
+            .collect()
+    });
+    fit_parts(&rfm, &spend, holdout_weeks.zip(holdout.as_deref()))
+}
+
+fn fit_parts(
+    rfm: &[Rfm],
+    monetary_value: &[Option<f64>],
+    holdout: Option<(f64, &[u32])>,
+) -> Result<FitReport, ValueError> {
+    let bgnbd = fit_bgnbd(rfm)?;
+    let spend: Vec<Spend> = rfm
         .iter()
-        .filter_map(|s| {
-            s.monetary_value.map(|m| Spend {
-                frequency: s.frequency,
+        .zip(monetary_value)
+        .filter_map(|(c, m)| {
+            m.map(|m| Spend {
+                frequency: c.frequency,
                 monetary_value: m,
             })
         })
@@ -82,20 +100,14 @@ pub fn fit(
         Err(ValueError::NoCustomers) => None,
         Err(e) => return Err(e),
     };
-    let holdout = holdout_weeks.map(|weeks| {
+    let holdout = holdout.map(|(weeks, counts)| {
         let model = bgnbd.params;
         let predicted = rfm
             .iter()
             .map(|c| model.conditional_expected_purchases(weeks, *c))
             .sum::<f64>();
-        let actual: u64 = summaries
-            .iter()
-            .map(|s| u64::from(s.holdout_frequency.unwrap_or(0)))
-            .sum();
-        let lapsed: Vec<bool> = summaries
-            .iter()
-            .map(|s| s.holdout_frequency.unwrap_or(0) == 0)
-            .collect();
+        let actual: u64 = counts.iter().map(|n| u64::from(*n)).sum();
+        let lapsed: Vec<bool> = counts.iter().map(|n| *n == 0).collect();
         let risk: Vec<f64> = rfm.iter().map(|c| model.p_no_purchase(weeks, *c)).collect();
         let not_alive: Vec<f64> = rfm.iter().map(|c| 1.0 - model.p_alive(*c)).collect();
         HoldoutCheck {
@@ -110,7 +122,7 @@ pub fn fit(
     });
     Ok(FitReport {
         model_version: MODEL_VERSION,
-        customers: summaries.len(),
+        customers: rfm.len(),
         time_unit: TimeUnit::Week,
         bgnbd,
         gamma_gamma,
@@ -145,7 +157,8 @@ pub fn fit_transactions(
 
 /// `hark value fit --summary CSV` (columns `customer_id,frequency,recency,T[,monetary_value]`, weeks).
 pub fn fit_summary(path: &Path) -> Result<FitReport, ValueError> {
-    fit(&read_summary_csv(path)?, None)
+    let (rfm, spend) = read_summary_for_fit(path)?;
+    fit_parts(&rfm, &spend, None)
 }
 
 /// Options of `hark value score`.

@@ -25,6 +25,11 @@ impl CustomerId {
 
     /// Validate a raw id.
     pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::check(raw).map(|id| Self(id.to_owned()))
+    }
+
+    /// Validate a raw id without keeping it; returns the trimmed id.
+    pub fn check(raw: &str) -> Result<&str, String> {
         let id = raw.trim();
         if id.is_empty() {
             return Err("customer_id is empty".into());
@@ -38,7 +43,7 @@ impl CustomerId {
         if id.chars().any(char::is_control) {
             return Err("customer_id contains a control character".into());
         }
-        Ok(Self(id.to_owned()))
+        Ok(id)
     }
 
     /// The id as text.
@@ -177,6 +182,17 @@ pub fn parse_transactions_csv(input: impl Read) -> Result<Vec<Transaction>, Valu
             }
         }
         line = record.position().map_or(line + 1, |p| p.line());
+        if record.len() > header.len() {
+            bad.push(
+                line,
+                format!(
+                    "row has {} fields, the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+            );
+            continue;
+        }
         let field = |i: usize| record.get(i).unwrap_or("");
         let parsed = CustomerId::parse(field(id_col)).and_then(|customer_id| {
             let date = parse_date(field(date_col))?;
@@ -282,6 +298,66 @@ mod tests {
         assert_eq!(Amount::parse("-1"), Err("amount is negative".into()));
         assert!(Amount::parse("inf").is_err());
         assert!(Amount::parse("").is_err());
+    }
+
+    #[test]
+    fn transactions_csv_reads_optional_order_id_and_any_column_order() {
+        let csv = "amount,customer_id,order_id,date\n12.50,c1,o-1,2024-01-02\n3,c2,,2024-01-03T10:00:00Z\n";
+        let rows = parse_transactions_csv(csv.as_bytes()).expect("valid");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].order_id.as_deref(), Some("o-1"));
+        assert_eq!(rows[1].order_id, None);
+        assert_eq!(rows[1].amount.get(), 3.0);
+    }
+
+    #[test]
+    fn bad_rows_fail_the_whole_import_with_line_numbers() {
+        let csv = "customer_id,date,amount\nc1,2024-01-02,10\nc2,2024-01-03,ten\nc3,2024-13-01,5\n,2024-01-01,1\nc4,2024-01-01,-2\n";
+        let err = parse_transactions_csv(csv.as_bytes()).expect_err("bad rows");
+        let ValueError::BadRows(rows) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(rows.total, 4);
+        assert_eq!(rows.rows[0].to_string(), "line 3: amount is not a number");
+        assert_eq!(rows.rows[1].line, 4);
+        assert_eq!(rows.rows[2].to_string(), "line 5: customer_id is empty");
+        assert_eq!(rows.rows[3].to_string(), "line 6: amount is negative");
+        assert!(
+            err.to_string()
+                .starts_with("line 3: amount is not a number; line 4: date")
+        );
+    }
+
+    #[test]
+    fn a_single_bad_row_displays_as_in_the_issue() {
+        let mut csv = String::from("customer_id,date,amount\n");
+        for i in 0..10 {
+            csv.push_str(&format!("c{i},2024-01-01,1\n"));
+        }
+        csv.push_str("c10,2024-01-01,abc\n");
+        let err = parse_transactions_csv(csv.as_bytes()).expect_err("bad row");
+        assert_eq!(err.to_string(), "line 12: amount is not a number");
+        // A decimal comma splits the amount into two fields: caught, not read as 12.
+        let err =
+            parse_transactions_csv("customer_id,date,amount\nc1,2024-01-01,12,50\n".as_bytes())
+                .expect_err("extra field");
+        assert_eq!(
+            err.to_string(),
+            "line 2: row has 4 fields, the header has 3"
+        );
+    }
+
+    #[test]
+    fn missing_columns_and_long_error_lists_are_reported() {
+        let err =
+            parse_transactions_csv("customer_id,amount\nc1,3\n".as_bytes()).expect_err("no date");
+        assert_eq!(err.to_string(), "missing column date");
+        let mut csv = String::from("customer_id,date,amount\n");
+        for _ in 0..25 {
+            csv.push_str("c,2024-01-01,x\n");
+        }
+        let err = parse_transactions_csv(csv.as_bytes()).expect_err("bad");
+        assert!(err.to_string().ends_with("; and 5 more bad rows"), "{err}");
     }
 
     #[test]

@@ -226,6 +226,49 @@ pub fn read_summary_csv(path: &Path) -> Result<Vec<CustomerSummary>, ValueError>
 
 /// Parse a summary CSV from any reader; see [`read_summary_csv`].
 pub fn parse_summary_csv(input: impl Read) -> Result<Vec<CustomerSummary>, ValueError> {
+    let mut out = Vec::new();
+    visit_summary_csv(input, |id, rfm, monetary_value| {
+        out.push(CustomerSummary {
+            customer_id: CustomerId::parse(id)?,
+            frequency: rfm.frequency,
+            recency: rfm.recency,
+            t: rfm.t,
+            monetary_value,
+            holdout_frequency: None,
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Read a summary CSV straight into what the fit needs, without keeping the ids: the
+/// path of `hark value fit --summary`, where a million customers then cost ~40 MB.
+pub(crate) fn read_summary_for_fit(
+    path: &Path,
+) -> Result<(Vec<Rfm>, Vec<Option<f64>>), ValueError> {
+    let file = std::fs::File::open(path).map_err(|source| ValueError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (mut rfms, mut spend) = (Vec::new(), Vec::new());
+    visit_summary_csv(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        |id, rfm, m| {
+            CustomerId::check(id)?;
+            rfms.push(rfm);
+            spend.push(m);
+            Ok(())
+        },
+    )?;
+    Ok((rfms, spend))
+}
+
+/// Validate every row of a summary CSV and hand the good ones to `visit` (which may
+/// reject a row too). All or nothing: after the first bad row, `visit` is not called.
+fn visit_summary_csv(
+    input: impl Read,
+    mut visit: impl FnMut(&str, Rfm, Option<f64>) -> Result<(), String>,
+) -> Result<(), ValueError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let header = reader.headers()?.clone();
     let id_col =
@@ -236,7 +279,6 @@ pub fn parse_summary_csv(input: impl Read) -> Result<Vec<CustomerSummary>, Value
     let t_col = column(&header, &["T"]).ok_or(ValueError::MissingColumn("T"))?;
     let m_col = column(&header, &["monetary_value", "zbar"]);
 
-    let mut out = Vec::new();
     let mut bad = RowErrors::new();
     let mut record = csv::ByteRecord::new();
     let mut line = 1;
@@ -256,13 +298,13 @@ pub fn parse_summary_csv(input: impl Read) -> Result<Vec<CustomerSummary>, Value
             }
         }
         line = record.position().map_or(line + 1, |p| p.line());
-        let text = |i: usize| {
+        let text = |i: usize, name: &str| -> Result<&str, String> {
             std::str::from_utf8(record.get(i).unwrap_or(b""))
-                .unwrap_or("")
-                .trim()
+                .map(str::trim)
+                .map_err(|_| format!("{name} is not valid UTF-8"))
         };
         let number = |i: usize, name: &str| -> Result<f64, String> {
-            let s = text(i);
+            let s = text(i, name)?;
             if s.is_empty() {
                 return Err(format!("{name} is missing"));
             }
@@ -270,7 +312,7 @@ pub fn parse_summary_csv(input: impl Read) -> Result<Vec<CustomerSummary>, Value
                 .map_err(|_| format!("{name} is not a number"))
         };
         let parsed = (|| {
-            let customer_id = CustomerId::parse(text(id_col))?;
+            let id = text(id_col, "customer_id")?;
             let f = number(f_col, "frequency")?;
             if !(f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)) {
                 return Err("frequency is not a whole number of purchases".to_owned());
@@ -286,27 +328,103 @@ pub fn parse_summary_csv(input: impl Read) -> Result<Vec<CustomerSummary>, Value
                 }
                 None => None,
             };
-            Ok(CustomerSummary {
-                customer_id,
-                frequency: rfm.frequency,
-                recency: rfm.recency,
-                t: rfm.t,
-                monetary_value,
-                holdout_frequency: None,
-            })
-        })();
-        match parsed {
-            Ok(s) => {
-                if bad.is_empty() {
-                    out.push(s);
-                }
+            if bad.is_empty() {
+                visit(id, rfm, monetary_value)?;
+            } else {
+                CustomerId::check(id)?;
             }
-            Err(problem) => bad.push(line, problem),
+            Ok(())
+        })();
+        if let Err(problem) = parsed {
+            bad.push(line, problem);
         }
     }
     if bad.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(ValueError::BadRows(bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::input::parse_transactions_csv;
+    use time::macros::date;
+
+    fn periods(holdout: Option<Date>) -> Periods {
+        Periods::new(date!(2024 - 03 - 31), holdout, TimeUnit::Week).expect("valid")
+    }
+
+    #[test]
+    fn same_day_purchases_merge_and_the_first_day_is_not_a_repeat() {
+        let csv = "customer_id,date,amount\n\
+                   a,2024-01-07,10\n\
+                   a,2024-01-07,5\n\
+                   a,2024-01-21,20\n\
+                   a,2024-01-21,4\n\
+                   a,2024-02-04,6\n\
+                   a,2024-04-14,100\n\
+                   a,2024-04-14,1\n\
+                   a,2024-05-01,7\n\
+                   b,2024-03-31,9\n\
+                   late,2024-04-02,9\n";
+        let tx = parse_transactions_csv(csv.as_bytes()).expect("valid");
+        let s = summarise(&tx, &periods(Some(date!(2024 - 04 - 30))));
+        assert_eq!(
+            s.len(),
+            2,
+            "a customer first seen after calibration is left out"
+        );
+        let a = &s[0];
+        assert_eq!(a.frequency, 2);
+        assert!((a.recency - 4.0).abs() < 1e-12);
+        assert!((a.t - 12.0).abs() < 1e-12);
+        // Repeat days spend 24 and 6; the first day's 15 is excluded.
+        assert_eq!(a.monetary_value, Some(15.0));
+        // 2024-04-14 counts once; 2024-05-01 is after the holdout end.
+        assert_eq!(a.holdout_frequency, Some(1));
+        let b = &s[1];
+        assert_eq!(
+            (b.frequency, b.recency, b.t, b.monetary_value),
+            (0, 0.0, 0.0, Some(0.0))
+        );
+    }
+
+    #[test]
+    fn holdout_must_end_after_calibration() {
+        assert!(
+            Periods::new(
+                date!(2024 - 03 - 31),
+                Some(date!(2024 - 03 - 31)),
+                TimeUnit::Week
+            )
+            .is_err()
+        );
+        assert_eq!(periods(Some(date!(2024 - 06 - 30))).holdout_length(), 13.0);
+    }
+
+    #[test]
+    fn summary_csv_accepts_cdnow_names_and_rejects_impossible_rows() {
+        let ok = "ID,x,t_x,T,zbar\n1,2,30.43,38.86,22.35\n2,0,0,38.86,0\n";
+        let rows = parse_summary_csv(ok.as_bytes()).expect("valid");
+        assert_eq!(rows[0].frequency, 2);
+        assert_eq!(rows[0].monetary_value, Some(22.35));
+        let bad = "customer_id,frequency,recency,T\na,1.5,1,2\nb,1,3,2\nc,0,1,2\nd,1,x,2\n";
+        let err = parse_summary_csv(bad.as_bytes()).expect_err("bad rows");
+        let text = err.to_string();
+        assert!(
+            text.contains("line 2: frequency is not a whole number"),
+            "{text}"
+        );
+        assert!(
+            text.contains("line 3: recency 3 is larger than T 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("line 4: recency must be 0 when frequency is 0"),
+            "{text}"
+        );
+        assert!(text.contains("line 5: recency is not a number"), "{text}");
     }
 }
