@@ -19,7 +19,7 @@ use super::churn::{ChurnWeights, PurchaseOutlook, SupportSignals, auc, churn_ris
 use super::error::ValueError;
 use super::gamma_gamma::{GammaGammaFit, Spend, customer_lifetime_value, fit_gamma_gamma};
 use super::input::{CustomerId, read_transactions_csv};
-use super::segment::{SegmentPolicy, ValueTier, suggested_action, value_tiers};
+use super::segment::{SegmentPolicy, ValueTier, at_risk_flags, suggested_action, value_tiers};
 use super::simple::Margin;
 use super::summary::{
     CustomerSummary, Periods, Rfm, TimeUnit, read_summary_csv, read_summary_for_fit, summarise,
@@ -206,7 +206,7 @@ pub struct CustomerScore {
     pub clv: Option<f64>,
     /// Value tier by CLV (by expected purchases when spend is unknown).
     pub segment: ValueTier,
-    /// Churn risk at or above the policy's threshold.
+    /// Flagged at risk by the policy's [`super::segment::AtRisk`] rule.
     pub at_risk: bool,
     /// Churn risk in [0, 1].
     pub churn_risk: f64,
@@ -268,7 +268,6 @@ pub fn score(
                 signals.get(&s.customer_id).unwrap_or(&none),
                 &options.churn_weights,
             );
-            let at_risk = risk.score >= options.segments.at_risk_threshold;
             CustomerScore {
                 customer_id: s.customer_id.clone(),
                 p_alive,
@@ -276,7 +275,7 @@ pub fn score(
                 expected_spend,
                 clv,
                 segment: ValueTier::Low,
-                at_risk,
+                at_risk: false,
                 churn_risk: risk.score,
                 reasons: risk.reasons,
                 action: "",
@@ -288,8 +287,15 @@ pub fn score(
         .iter()
         .map(|s| s.clv.unwrap_or(s.expected_purchases))
         .collect();
-    for (s, tier) in out.iter_mut().zip(value_tiers(&values, &options.segments)) {
+    let risks: Vec<f64> = out.iter().map(|s| s.churn_risk).collect();
+    let flags = at_risk_flags(&risks, options.segments.at_risk);
+    for ((s, tier), at_risk) in out
+        .iter_mut()
+        .zip(value_tiers(&values, &options.segments))
+        .zip(flags)
+    {
         s.segment = tier;
+        s.at_risk = at_risk;
         s.action = suggested_action(tier, s.at_risk);
     }
     Ok(out)

@@ -19,6 +19,20 @@ pub enum ValueTier {
     Low,
 }
 
+/// Which customers are flagged at risk.
+///
+/// Purchase-based churn risk runs high for every infrequent buyer (on CDNOW the median
+/// is 0.92 for a 13-week horizon), so a fixed line flags most of such a customer base;
+/// the default flags the share most likely to lapse instead, a list agents can work.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AtRisk {
+    /// Churn risk at or above this value, in [0, 1].
+    Above(f64),
+    /// This share of customers with the highest churn risk, in [0, 1].
+    TopShare(f64),
+}
+
 /// Where the tier boundaries and the at-risk line are.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SegmentPolicy {
@@ -26,8 +40,8 @@ pub struct SegmentPolicy {
     pub high_share: f64,
     /// Share of customers in the mid tier.
     pub mid_share: f64,
-    /// Churn risk at or above which a customer is at risk.
-    pub at_risk_threshold: f64,
+    /// Who is at risk (default: the 25% most likely to lapse).
+    pub at_risk: AtRisk,
 }
 
 impl Default for SegmentPolicy {
@@ -35,31 +49,28 @@ impl Default for SegmentPolicy {
         Self {
             high_share: 0.2,
             mid_share: 0.3,
-            at_risk_threshold: 0.7,
+            at_risk: AtRisk::TopShare(0.25),
         }
     }
 }
 
 impl SegmentPolicy {
-    /// Validate: shares in [0, 1] adding up to at most 1, threshold in [0, 1].
-    pub fn new(
-        high_share: f64,
-        mid_share: f64,
-        at_risk_threshold: f64,
-    ) -> Result<Self, ValueError> {
+    /// Validate: shares in [0, 1] adding up to at most 1, the at-risk value in [0, 1].
+    pub fn new(high_share: f64, mid_share: f64, at_risk: AtRisk) -> Result<Self, ValueError> {
         let unit = |v: f64| (0.0..=1.0).contains(&v);
         if !(unit(high_share) && unit(mid_share) && high_share + mid_share <= 1.0) {
             return Err(ValueError::invalid(
                 "segment shares must be in [0, 1] and add up to at most 1",
             ));
         }
-        if !unit(at_risk_threshold) {
-            return Err(ValueError::invalid("at-risk threshold must be in [0, 1]"));
+        let (AtRisk::Above(v) | AtRisk::TopShare(v)) = at_risk;
+        if !unit(v) {
+            return Err(ValueError::invalid("at-risk value must be in [0, 1]"));
         }
         Ok(Self {
             high_share,
             mid_share,
-            at_risk_threshold,
+            at_risk,
         })
     }
 }
@@ -95,6 +106,25 @@ pub fn value_tiers(values: &[f64], policy: &SegmentPolicy) -> Vec<ValueTier> {
             }
         })
         .collect()
+}
+
+/// The at-risk flag of each customer from their churn risks. With
+/// [`AtRisk::TopShare`], equal risks at the boundary are flagged alike.
+pub fn at_risk_flags(risks: &[f64], rule: AtRisk) -> Vec<bool> {
+    let line = match rule {
+        AtRisk::Above(v) => v,
+        AtRisk::TopShare(share) => {
+            let mut sorted: Vec<f64> = risks.iter().copied().filter(|r| !r.is_nan()).collect();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let count = (share * sorted.len() as f64).round() as usize;
+            if count == 0 {
+                f64::INFINITY
+            } else {
+                sorted[count.min(sorted.len()) - 1]
+            }
+        }
+    };
+    risks.iter().map(|r| *r >= line).collect()
 }
 
 /// What we suggest the owner does for a segment.
@@ -142,7 +172,7 @@ mod tests {
     fn ties_share_a_tier_and_shares_are_configurable() {
         let tiers = value_tiers(
             &[5.0, 5.0, 5.0, 1.0],
-            &SegmentPolicy::new(0.25, 0.25, 0.5).expect("valid"),
+            &SegmentPolicy::new(0.25, 0.25, AtRisk::Above(0.5)).expect("valid"),
         );
         assert_eq!(
             tiers,
@@ -153,8 +183,23 @@ mod tests {
                 ValueTier::Low
             ]
         );
-        assert!(SegmentPolicy::new(0.8, 0.3, 0.5).is_err());
-        assert!(SegmentPolicy::new(0.2, 0.3, 1.5).is_err());
+        assert!(SegmentPolicy::new(0.8, 0.3, AtRisk::Above(0.5)).is_err());
+        assert!(SegmentPolicy::new(0.2, 0.3, AtRisk::TopShare(1.5)).is_err());
+    }
+
+    #[test]
+    fn at_risk_by_line_or_by_top_share() {
+        let risks = [0.1, 0.95, 0.5, 0.93, 0.93, 0.2, 0.3, 0.4];
+        let above = at_risk_flags(&risks, AtRisk::Above(0.9));
+        assert_eq!(above.iter().filter(|f| **f).count(), 3);
+        // Top 25% of 8 is 2, but 0.93 is tied at the boundary: both are flagged.
+        let top = at_risk_flags(&risks, AtRisk::TopShare(0.25));
+        assert_eq!(top, [false, true, false, true, true, false, false, false]);
+        assert!(
+            at_risk_flags(&risks, AtRisk::TopShare(0.0))
+                .iter()
+                .all(|f| !f)
+        );
     }
 
     #[test]
