@@ -102,6 +102,27 @@ impl BgNbdParams {
         first * (1.0 - hyp) * self.p_alive(c)
     }
 
+    /// P(X(t) = n): probability that a new customer makes exactly n repeat purchases in
+    /// (0, t] (equation 8), with every factor in logs.
+    pub fn prob_purchases(&self, t: f64, n: u32) -> f64 {
+        let Self { r, alpha, a, b } = *self;
+        let nf = f64::from(n);
+        let ln_beta = |p: f64, q: f64| ln_gamma(p) + ln_gamma(q) - ln_gamma(p + q);
+        let ln_keep = (alpha / (alpha + t)).ln(); // ln(α/(α+t))
+        let ln_buy = (t / (alpha + t)).ln(); // ln(t/(α+t))
+        let ln_nbd =
+            |j: f64| ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * ln_keep + j * ln_buy;
+        let first = (ln_beta(a, b + nf) - ln_beta(a, b) + ln_nbd(nf)).exp();
+        if n == 0 {
+            return first;
+        }
+        // 1 − Σ_{j<n} NBD(j): the chance of at least n purchases had they stayed alive.
+        let below: f64 = (0..n).map(|j| ln_nbd(f64::from(j)).exp()).sum();
+        let second =
+            (ln_beta(a + 1.0, b + nf - 1.0) - ln_beta(a, b)).exp() * (1.0 - below).max(0.0);
+        first + second
+    }
+
     /// P(no purchase in (T, T + t] | x, t_x, T): dead, or alive with a Gamma(r + x, α + T)
     /// rate and no purchase (an alive customer only drops out right after a purchase).
     pub fn p_no_purchase(&self, t: f64, c: Rfm) -> f64 {
@@ -269,6 +290,12 @@ pub fn fit_bgnbd(customers: &[Rfm]) -> Result<BgNbdFit, ValueError> {
     if customers.is_empty() {
         return Err(ValueError::NoCustomers);
     }
+    if customers.iter().all(|c| c.frequency == 0) {
+        // The likelihood then grows without bound as r → 0: there is no estimate.
+        return Err(ValueError::invalid(
+            "no customer has a repeat purchase, so purchase rates cannot be estimated",
+        ));
+    }
     let patterns = Patterns::new(customers);
     let max_t = customers.iter().fold(0.0f64, |m, c| m.max(c.t));
     let scale = if max_t > 0.0 { 1.0 / max_t } else { 1.0 };
@@ -387,6 +414,66 @@ mod tests {
             p.log_likelihood(PUBLISHED.r, PUBLISHED.alpha, PUBLISHED.a, PUBLISHED.b, 1.0);
         let single: f64 = rows.iter().map(|c| PUBLISHED.log_likelihood(*c)).sum();
         assert!((grouped - single).abs() < 1e-10);
+    }
+
+    #[test]
+    fn purchase_count_probabilities_match_r_btyd_and_sum_to_one() {
+        // R BTYD at the published parameters: P(X(2) = 10) = 1.07869e-07.
+        let p10 = PUBLISHED.prob_purchases(2.0, 10);
+        assert!((p10 - 1.07869e-07).abs() < 1e-11, "{p10}");
+        let total: f64 = (0..200).map(|n| PUBLISHED.prob_purchases(39.0, n)).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let mean: f64 = (0..400)
+            .map(|n| f64::from(n) * PUBLISHED.prob_purchases(39.0, n))
+            .sum();
+        assert!((mean - PUBLISHED.expected_purchases(39.0)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn fitting_without_repeat_purchases_is_an_error_not_a_wild_estimate() {
+        let rows = [Rfm {
+            frequency: 0,
+            recency: 0.0,
+            t: 10.0,
+        }; 5];
+        assert!(matches!(
+            fit_bgnbd(&rows),
+            Err(ValueError::InvalidArgument(_))
+        ));
+        assert!(matches!(fit_bgnbd(&[]), Err(ValueError::NoCustomers)));
+    }
+
+    #[test]
+    fn fit_survives_very_heavy_buyers() {
+        let mut rows: Vec<Rfm> = (0..500)
+            .map(|i| {
+                let x = [0, 0, 1, 2, 0, 4, 0, 1][i % 8];
+                let t = 20.0 + (i % 19) as f64;
+                Rfm {
+                    frequency: x,
+                    recency: if x == 0 { 0.0 } else { t * 0.6 },
+                    t,
+                }
+            })
+            .collect();
+        rows.push(Rfm {
+            frequency: 5_000,
+            recency: 38.0,
+            t: 38.5,
+        });
+        rows.push(Rfm {
+            frequency: 250_000,
+            recency: 30.0,
+            t: 38.5,
+        });
+        let fit = fit_bgnbd(&rows).expect("fit");
+        assert!(fit.log_likelihood.is_finite());
+        let BgNbdParams { r, alpha, a, b } = fit.params;
+        assert!(
+            [r, alpha, a, b].iter().all(|v| v.is_finite() && *v > 0.0),
+            "{:?}",
+            fit.params
+        );
     }
 
     #[test]

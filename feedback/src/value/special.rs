@@ -69,13 +69,14 @@ pub fn digamma(x: f64) -> f64 {
     acc + x.ln() - 0.5 / x - series
 }
 
-/// Gauss hypergeometric ₂F₁(a, b; c; z) by its power series, for 0 ≤ z < 1 and c > 0.
+/// Gauss hypergeometric ₂F₁(a, b; c; z) by its power series, for 0 ≤ z < 1 and c not
+/// 0, −1, −2, …
 ///
 /// The callers pass the Euler-transformed form whose parameters do not grow with a
 /// customer's purchase count, so the series converges in a few dozen terms for the
 /// horizons we use (z ≈ 0.5) and in a few thousand as z nears 1.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    if !(0.0..1.0).contains(&z) || c <= 0.0 {
+    if !(0.0..1.0).contains(&z) || (c <= 0.0 && c.fract() == 0.0) {
         return f64::NAN;
     }
     let mut term = 1.0;
