@@ -37,10 +37,27 @@
 //! Store scores with [`MODEL_VERSION`] and the fit date.
 //!
 //! # Checked against published results (CDNOW, 39-week calibration to 1997-09-30)
-//! `tests/value_cdnow.rs` rebuilds the Fader–Hardie summary from the raw sample with 0
-//! mismatches and pins: BG/NBD r 0.2426, α 4.4135, a 0.7929, b 2.4258, LL −9582.43;
-//! Gamma-Gamma p 6.2488, q 3.7446, v 15.4477; Hardie's E[X(t)] and conditional
-//! expectations; and the `lifetimes` 0.11.3 values to a relative 1e-4.
+//! `tests/value_cdnow.rs` (data in `../shared/data/cdnow/`, never copied here):
+//! - [`summarise`] rebuilds the Fader–Hardie 2,357-customer summary from the raw 1/10
+//!   sample with 0 mismatches (Σx 2,457; 1,411 with x = 0; 1,882 holdout purchase days).
+//! - BG/NBD r 0.242593, α 4.413532, a 0.792886, b 2.425753, LL −9582.4256 (published
+//!   0.243, 4.414, 0.793, 2.426, −9582.43); Gamma-Gamma p 6.248802, q 3.744588,
+//!   v 15.447748 (published 6.25, 3.74, 15.44). Parameters, P(alive), E[Y(39)], spend and
+//!   CLV of the first ten customers agree with `lifetimes` 0.11.3 to < 1e-6 relative
+//!   (tests assert 1e-4); Hardie's E[X(t)], E[Y(39) | 2, 30.43, 38.86] = 1.226, the
+//!   Gamma-Gamma spends and R BTYD's P(X(2) = 10) are pinned too.
+//! - Holdout (39 weeks): Σ E\[Y(39)\] = 1,653.4 predicted against 1,882 actual (−12%). For
+//!   "no purchase in the holdout" (1,673 customers), the churn base P(no purchase)
+//!   has AUC 0.757; 1 − P(alive) alone has 0.316 — worse than chance, because BG/NBD
+//!   gives P(alive) = 1 to everyone without a repeat purchase, and those are the
+//!   customers who mostly do not come back.
+//!
+//! # Speed
+//! `scripts/bench-value.sh`: `fit --summary` on 1,000,000 synthetic customers drawn from
+//! the CDNOW parameters takes 0.4 s and 68 MiB against 12–15 s and 567 MiB for
+//! `lifetimes` on the same file (30–35×), parameters within 1.1e-6 of each other.
+//! Identical (x, t_x, T) rows are fitted once with a weight, Γ terms once per distinct x.
+
 pub mod bgnbd;
 pub mod churn;
 pub mod cli;
