@@ -80,6 +80,8 @@ pub struct PurchaseOutlook {
     pub p_no_purchase: f64,
     /// Time since the last purchase, in weeks.
     pub weeks_since_last_purchase: f64,
+    /// Repeat purchases so far (x).
+    pub repeat_purchases: u32,
 }
 
 /// A churn-risk score and why.
@@ -121,11 +123,18 @@ pub fn churn_risk(
             base,
             format!("no purchase for {}", plural(weeks, "week", "weeks")),
         ));
+    } else {
+        reasons.push((0.0, "bought within the last week".to_owned()));
     }
-    reasons.push((
-        1.0 - outlook.p_alive,
-        format!("P(alive) {:.2}", outlook.p_alive),
-    ));
+    if outlook.repeat_purchases == 0 {
+        // P(alive) is 1 by construction here and would explain nothing.
+        reasons.push((base, "no repeat purchase yet".to_owned()));
+    } else if outlook.p_alive < 0.95 {
+        reasons.push((
+            1.0 - outlook.p_alive,
+            format!("P(alive) {:.2}", outlook.p_alive),
+        ));
+    }
 
     let mut add = |share: f64, reason: String| {
         let share = share.clamp(0.0, 1.0);
@@ -239,6 +248,7 @@ mod tests {
             p_alive: 0.31,
             p_no_purchase: 0.8,
             weeks_since_last_purchase: 14.2,
+            repeat_purchases: 3,
         };
         let signals = SupportSignals {
             negative_conversations_30d: Some(2),
@@ -257,11 +267,31 @@ mod tests {
     }
 
     #[test]
+    fn one_time_buyers_get_a_reason_that_explains() {
+        let outlook = PurchaseOutlook {
+            p_alive: 1.0,
+            p_no_purchase: 0.93,
+            weeks_since_last_purchase: 30.0,
+            repeat_purchases: 0,
+        };
+        let risk = churn_risk(
+            outlook,
+            &SupportSignals::default(),
+            &ChurnWeights::default(),
+        );
+        assert_eq!(
+            risk.reasons,
+            ["no purchase for 30 weeks", "no repeat purchase yet"]
+        );
+    }
+
+    #[test]
     fn signals_only_raise_the_score_and_it_stays_in_range() {
         let outlook = PurchaseOutlook {
             p_alive: 0.9,
             p_no_purchase: 0.3,
             weeks_since_last_purchase: 2.0,
+            repeat_purchases: 5,
         };
         let w = ChurnWeights::default();
         let quiet = churn_risk(outlook, &SupportSignals::default(), &w);

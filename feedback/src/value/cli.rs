@@ -262,6 +262,7 @@ pub fn score(
                 p_alive,
                 p_no_purchase: model.p_no_purchase(options.horizon_weeks, c),
                 weeks_since_last_purchase: s.t - s.recency,
+                repeat_purchases: s.frequency,
             };
             let risk = churn_risk(
                 outlook,
