@@ -4,14 +4,18 @@
 //! value_fit --summary CSV                                      # FitReport JSON
 //! value_fit --transactions CSV --calibration-end 1997-09-30 [--holdout-end 1998-06-30]
 //! value_fit --summary CSV --score                              # one CustomerScore JSON line each
+//! value_fit --cdnow ../shared/data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 --holdout-end 1998-06-30
 //! ```
+//!
+//! `--cdnow` reads Fader and Hardie's CDNOW file format instead of our CSV, to
+//! reproduce the published figures.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use feedback::value::cli::{self, ScoreOptions};
-use feedback::value::parse_date;
+use feedback::value::{Periods, TimeUnit, parse_date, read_cdnow, summarise};
 
 fn flag(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -55,8 +59,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::to_writer_pretty(&mut out, &cli::fit_transactions(&path, cal, holdout)?)?;
             writeln!(out)?;
         }
+    } else if let Some(path) = flag(&args, "--cdnow") {
+        let cal =
+            parse_date(&flag(&args, "--calibration-end").ok_or("--calibration-end is required")?)?;
+        let holdout = flag(&args, "--holdout-end")
+            .map(|d| parse_date(&d))
+            .transpose()?;
+        let periods = Periods::new(cal, holdout, TimeUnit::Week)?;
+        let summaries = summarise(&read_cdnow(&PathBuf::from(path))?, &periods);
+        let report = cli::fit(&summaries, holdout.map(|_| periods.holdout_length()))?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
-        return Err("usage: value_fit (--summary CSV | --transactions CSV --calibration-end DATE [--holdout-end DATE]) [--score]".into());
+        return Err("usage: value_fit (--summary CSV | --transactions CSV --calibration-end DATE [--holdout-end DATE] | --cdnow FILE --calibration-end DATE [--holdout-end DATE]) [--score]".into());
     }
     out.flush()?;
     Ok(())
