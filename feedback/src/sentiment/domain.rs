@@ -24,14 +24,14 @@
 use std::borrow::Cow;
 
 use super::SentimentError;
-use super::vader::{FxMap, Token};
+use super::vader::{FxMap, N_SCALAR, Token};
 
 /// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
 const FREE_WAIT_MINUTES: f64 = 5.0;
 /// Valence per e-fold of waiting beyond the free wait: 45 min ≈ -1.8, 2 h ≈ -2.5.
 const WAIT_SLOPE: f64 = -0.8;
-/// The most negative valence a waiting time alone can carry (about "utterly terrible").
-const WAIT_FLOOR: f64 = -3.0;
+/// The most negative valence a waiting time alone can carry (about "horrible").
+const WAIT_FLOOR: f64 = -2.5;
 /// How far before / after a duration a waiting cue may stand (tokens, same sentence).
 const WAIT_CUE_BEFORE: usize = 6;
 const WAIT_CUE_AFTER: usize = 3;
@@ -45,7 +45,11 @@ pub(crate) struct RuleId {
 
 impl std::fmt::Display for RuleId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.origin, self.line)
+        if self.line == 0 {
+            write!(f, "{}", self.origin)
+        } else {
+            write!(f, "{}:{}", self.origin, self.line)
+        }
     }
 }
 
@@ -77,7 +81,7 @@ struct Unit {
 }
 
 /// The parsed rules. Cheap to share; matching allocates only per-message scratch space.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct DomainLexicon {
     class_names: FxMap<Box<str>, usize>,
     classes: Vec<Vec<Box<str>>>,
@@ -89,6 +93,29 @@ pub(crate) struct DomainLexicon {
     sarcasm: FxMap<Box<str>, RuleId>,
     /// Phrases whose first element can be a number.
     by_number: Vec<usize>,
+    rule_question: RuleId,
+    rule_closer: RuleId,
+}
+
+impl Default for DomainLexicon {
+    fn default() -> Self {
+        let rule = |name: &str| RuleId {
+            origin: name.into(),
+            line: 0,
+        };
+        DomainLexicon {
+            class_names: FxMap::default(),
+            classes: Vec::new(),
+            index: FxMap::default(),
+            phrases: Vec::new(),
+            units: FxMap::default(),
+            wait_cues: Vec::new(),
+            sarcasm: FxMap::default(),
+            by_number: Vec::new(),
+            rule_question: rule("question-positive"),
+            rule_closer: rule("closing-thanks"),
+        }
+    }
 }
 
 /// What the rules know about one word.
@@ -309,6 +336,10 @@ impl DomainLexicon {
     /// Cheap pre-check: can any rule start in this message?
     fn may_fire(&self, tokens: &[Token<'_>]) -> bool {
         tokens.iter().any(|t| {
+            // The question rule needs no trigger word.
+            if t.raw.ends_with('?') {
+                return true;
+            }
             if Norm::reuses_lower(t) {
                 t.domain_trigger
                     || (!self.by_number.is_empty() && t.lower.as_bytes()[0].is_ascii_digit())
@@ -385,8 +416,11 @@ impl DomainLexicon {
             return pos.checked_sub(1);
         };
         match step {
+            // A gap never skips a negation: "it still isn't fixed" must not match "it ~2 fixed".
             Step::Gap(n) => (0..=*n)
-                .take_while(|skip| pos + skip <= end)
+                .take_while(|&skip| {
+                    pos + skip <= end && (skip == 0 || !norms[pos + skip - 1].negation)
+                })
                 .find_map(|skip| self.match_steps(rest, norms, pos + skip, end)),
             Step::Element { alts, optional } => {
                 let here = (pos < end && alts.iter().any(|a| self.atom_matches(a, &norms[pos])))
@@ -426,8 +460,13 @@ impl DomainLexicon {
         for k in 0..norms.len() {
             norms[k].sentence_start = start;
             if norms[k].ends_sentence || k + 1 == norms.len() {
+                let question = tokens[k]
+                    .raw
+                    .trim_end_matches(['"', '\'', ')'])
+                    .ends_with('?');
                 for n in &mut norms[start..=k] {
                     n.sentence_end = k + 1;
+                    n.question = question;
                 }
                 start = k + 1;
             }
@@ -440,6 +479,7 @@ impl DomainLexicon {
         let mut complaints: Vec<usize> = Vec::new(); // positions of negative events
         let mut k = 0;
         while k < tokens.len() {
+            // At one start the phrase listed first wins: the file order is the priority.
             let mut best: Option<(usize, usize)> = None; // (last index, phrase)
             let candidates = norms[k]
                 .info
@@ -453,9 +493,15 @@ impl DomainLexicon {
                 .into_iter()
                 .flatten();
             for &p in candidates.chain(numbers) {
+                if best.is_some_and(|(_, bp)| bp < p) {
+                    continue;
+                }
+                // A good outcome asked about ("has it been fixed?") is not one.
+                if self.phrases[p].valence > 0.0 && norms[k].question {
+                    continue;
+                }
                 if let Some(last) =
                     self.match_steps(&self.phrases[p].steps, &norms, k, sentence_end(k))
-                    && best.is_none_or(|(b, bp)| last > b || (last == b && p < bp))
                 {
                     best = Some((last, p));
                 }
@@ -473,6 +519,16 @@ impl DomainLexicon {
                 && let Some(b) = tokens[k - 1].booster
             {
                 valence += if valence < 0.0 { -b } else { b };
+            }
+            // A negation shortly before it, in the same clause, flips it as VADER flips a word
+            // ("not on time", "never went smoothly").
+            let lo = k.saturating_sub(3).max(sentence_start(k));
+            if (lo..k)
+                .rev()
+                .take_while(|&j| !norms[j].ends_clause)
+                .any(|j| !covered[j] && norms[j].negation)
+            {
+                valence *= N_SCALAR;
             }
             for (s, c) in sentiments[k..=last].iter_mut().zip(&mut covered[k..=last]) {
                 *s = 0.0;
@@ -526,27 +582,101 @@ impl DomainLexicon {
         }
 
         // 3. Sarcasm: a positive interjection before a complaint in the same sentence
-        //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers").
+        //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers"),
+        //    or a positive exclamation standing alone next to a complaint ("…it's been 4 days.
+        //    Brilliant.", "Wonderful. Now the code is invalid too.").
         for &c in &complaints {
-            for j in sentence_start(c)..c {
-                if covered[j] || sentiments[j] <= 0.0 {
-                    continue;
-                }
-                if !norms[j].info.is_some_and(|i| i.sarcasm) {
+            let (start, end) = (sentence_start(c), sentence_end(c));
+            let before = start.checked_sub(1).map(sentence_start);
+            let alone = |j: usize| {
+                let (s, e) = (sentence_start(j), sentence_end(j));
+                (s == end || Some(s) == before) && is_exclamation(&norms[s..e], j - s)
+            };
+            let mut js: Vec<usize> = (start..c).collect();
+            if let Some(b) = before {
+                js.extend(b..start);
+            }
+            js.extend(
+                end..norms.len().min(end + 4).min(if end < norms.len() {
+                    sentence_end(end)
+                } else {
+                    end
+                }),
+            );
+            for j in js {
+                if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.sarcasm) {
                     continue;
                 }
                 let Some(id) = self.sarcasm.get(&*norms[j].word) else {
                     continue;
                 };
-                if is_interjection(&norms, j, sentence_start(j)) {
+                let same = j >= start && j < c && is_interjection(&norms, j, start);
+                if same || (!(start..end).contains(&j) && alone(j)) {
                     sentiments[j] = -sentiments[j].abs();
                     covered[j] = true;
                     fired.rules.push(id.clone());
                 }
             }
         }
+
+        // 4. Questions ask, they do not praise: positive words in a question sentence carry no
+        //    sentiment ("Is it dishwasher safe?", "Do you have a better price?"), and a bare
+        //    "Thanks!" closing a question is politeness, not praise.
+        let mut k = 0;
+        while k < norms.len() {
+            let (s, e) = (sentence_start(k), sentence_end(k));
+            let after_question = s > 0 && norms[s - 1].question;
+            let closer = after_question && !norms[s].question && is_closer(&norms[s..e]);
+            if norms[k].question || closer {
+                let mut any = false;
+                for j in s..e {
+                    if !covered[j] && sentiments[j] > 0.0 {
+                        sentiments[j] = 0.0;
+                        covered[j] = true;
+                        any = true;
+                    }
+                }
+                if any {
+                    fired.rules.push(if closer {
+                        self.rule_closer.clone()
+                    } else {
+                        self.rule_question.clone()
+                    });
+                }
+            }
+            k = e;
+        }
         fired
     }
+}
+
+/// A sentence that is only a positive exclamation, maybe with "oh", "just", "how", "so", "really":
+/// "Brilliant.", "Oh wonderful!", "Just great.", "Perfect, thanks."
+fn is_exclamation(sentence: &[Norm<'_, '_>], at: usize) -> bool {
+    const FILLER: &[&str] = &[
+        "oh", "ohh", "just", "how", "so", "really", "well", "wow", "thanks", "thank", "you",
+        "very", "much", "that's", "thats", "this", "is", "just", "what", "i", "needed", "a", "lot",
+        "",
+    ];
+    sentence.len() <= 5
+        && sentence
+            .iter()
+            .enumerate()
+            .all(|(k, t)| k == at || FILLER.contains(&&*t.word))
+}
+
+/// A sentence that only thanks: "Thanks!", "Thank you so much.", "Cheers", "Thanks in advance".
+fn is_closer(sentence: &[Norm<'_, '_>]) -> bool {
+    const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "ta", "tia"];
+    const FILLER: &[&str] = &[
+        "you", "so", "much", "a", "lot", "very", "in", "advance", "again", "guys", "all", "team",
+        "kindly", "many", "for", "your", "help", "",
+    ];
+    sentence.len() <= 6
+        && sentence.iter().any(|t| THANKS.contains(&&*t.word))
+        && sentence
+            .iter()
+            .all(|t| THANKS.contains(&&*t.word) || FILLER.contains(&&*t.word))
 }
 
 /// Read as an interjection, and so as sarcasm before a complaint: it opens the sentence (after
@@ -579,7 +709,17 @@ fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f
     let before =
         |t: Option<&Norm<'_, '_>>, words: &[&str]| t.is_some_and(|t| words.contains(&&*t.word));
     // "only 5 minutes", "just an hour": framed as short, not a complaint.
-    let framed_short = |back: usize| before(prev(back), &["only", "just"]);
+    // "only 5 minutes", "just an hour" are framed as short; "within 30 days", "in 2 days", "every
+    // 3 months" are terms and schedules, not waiting.
+    let framed_short = |back: usize| {
+        before(
+            prev(back),
+            &[
+                "only", "just", "within", "in", "every", "per", "each", "next", "under", "than",
+                "first",
+            ],
+        )
+    };
     let p1 = prev(1)?;
     if let Some(n) = p1.number {
         return (!framed_short(2)).then_some(n);
@@ -603,6 +743,10 @@ struct Norm<'t, 'd> {
     info: Option<&'d WordIndex>,
     /// `word` is the token's VADER `lower`.
     word_is_lower: bool,
+    /// A negation ("not", "never", "no", "didn't"…): gaps in patterns never skip one.
+    negation: bool,
+    /// The token's sentence ends with a question mark.
+    question: bool,
     ends_sentence: bool,
     ends_clause: bool,
     sentence_start: usize,
@@ -624,6 +768,8 @@ impl<'t> Norm<'t, '_> {
             number: None,
             info: None,
             word_is_lower: false,
+            negation: false,
+            question: false,
             ends_sentence: false,
             ends_clause: false,
             sentence_start: 0,
@@ -647,6 +793,12 @@ impl<'t> Norm<'t, '_> {
         if norm.word.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             norm.number = parse_number(&norm.word);
         }
+        norm.negation = token.negation
+            || norm.word.contains("n't")
+            || matches!(
+                &*norm.word,
+                "no" | "nobody" | "noone" | "nothing" | "none" | "never" | "not"
+            );
         norm
     }
 }
