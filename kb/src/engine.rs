@@ -329,6 +329,17 @@ impl State {
     }
 }
 
+pub(crate) fn tune(name: &str, default: f32) -> f32 {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Option<f32>>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(name.to_owned())
+        .or_insert_with(|| std::env::var(name).ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(default)
+}
+
 fn clip(query: &str) -> &str {
     match query.char_indices().nth(MAX_QUERY_CHARS) {
         Some((i, _)) => &query[..i],
@@ -369,16 +380,25 @@ fn rank(
     by_key: &HashMap<u64, usize>,
     query: &str,
 ) -> Vec<(usize, f32)> {
-    let mut scores = brain.model.scores(query);
+    let analyzed = brain.model.featurizer.analyze(query);
+    let mut scores = brain.model.scores(&analyzed.features);
+    let unknown: Vec<&str> = analyzed
+        .stems
+        .iter()
+        .zip(&analyzed.plain)
+        .filter(|(stem, _)| !brain.model.knows_stem(stem))
+        .map(|(_, word)| word.as_str())
+        .collect();
     // A failed search (corrupt segment) degrades to the classifier alone rather than failing.
     let hits = index
-        .retrieve(searcher, query, CANDIDATES)
+        .retrieve(searcher, &analyzed.stems, &unknown, CANDIDATES)
         .unwrap_or_default();
     let max = hits.iter().map(|h| h.1).fold(0.0_f32, f32::max);
-    if max > 0.0 {
+    let bm25_weight = tune("KB_BM25", BM25_WEIGHT);
+    if max > 0.0 && bm25_weight > 0.0 {
         for (key, score) in hits {
             if let Some(&c) = by_key.get(&key) {
-                scores[c] += BM25_WEIGHT * score / max;
+                scores[c] += bm25_weight * score / max;
             }
         }
     }
@@ -522,8 +542,15 @@ pub(crate) fn build_brain(
     if articles.is_empty() {
         return Ok(None);
     }
-    let model = train(featurizer, articles, true);
-    let held_out = held_out(lang, featurizer, articles)?;
+    let (model, held_out) = std::thread::scope(|scope| {
+        let held_out = scope.spawn(|| held_out(lang, featurizer, articles));
+        let model = train(featurizer, articles, true);
+        (
+            model,
+            held_out.join().unwrap_or(Err(KbError::WorkerPanicked)),
+        )
+    });
+    let held_out = held_out?;
     Ok(Some(Brain {
         model,
         calibration: Calibration::fit(&held_out),
@@ -563,8 +590,7 @@ fn held_out(
         })
         .collect();
 
-    let mut out = Vec::new();
-    for fold in 0..FOLDS {
+    let run_fold = |fold: usize| -> Result<Vec<HeldOut>, KbError> {
         let mut kept: Vec<Article> = Vec::new();
         let mut class_of: Vec<Option<usize>> = vec![None; k];
         let mut queries: Vec<(&str, usize)> = Vec::new();
@@ -597,7 +623,7 @@ fn held_out(
             kept.push(copy);
         }
         if kept.len() < 2 || queries.is_empty() {
-            continue;
+            return Ok(Vec::new());
         }
         let index = KbIndex::in_ram(lang)?;
         {
@@ -618,6 +644,7 @@ fn held_out(
             model,
             calibration: Calibration::fallback(),
         };
+        let mut out = Vec::with_capacity(queries.len());
         for (query, a) in queries {
             let ranked = rank(&brain, &index, &searcher, &by_key, query);
             let truth = class_of[a];
@@ -629,6 +656,23 @@ fn held_out(
                 top3,
             });
         }
+        Ok(out)
+    };
+    // Folds are independent; run them side by side (rebuild time is a target, and each fold's
+    // model is small: features × articles floats).
+    let results: Vec<Result<Vec<HeldOut>, KbError>> = std::thread::scope(|scope| {
+        let run_fold = &run_fold;
+        let handles: Vec<_> = (0..FOLDS)
+            .map(|fold| scope.spawn(move || run_fold(fold)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(KbError::WorkerPanicked)))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for result in results {
+        out.extend(result?);
     }
     Ok(out)
 }

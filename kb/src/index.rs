@@ -24,6 +24,9 @@ const BOOST_TAGS: f32 = 1.0;
 const BOOST_ANSWER: f32 = 0.5;
 /// Trigram matches are many and weak each; they decide only when words do not match (typos).
 const BOOST_GRAMS: f32 = 0.15;
+/// Caps on query clauses, which bound retrieval time for long messages.
+const MAX_QUERY_STEMS: usize = 32;
+const MAX_QUERY_GRAMS: usize = 48;
 /// The writer's indexing arena; articles are small, tantivy's minimum (15 MB) is plenty.
 const WRITER_MEMORY: usize = 20_000_000;
 
@@ -44,7 +47,6 @@ pub(crate) struct KbIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    stem: tantivy::tokenizer::TextAnalyzer,
     gram: tantivy::tokenizer::TextAnalyzer,
 }
 
@@ -108,7 +110,6 @@ impl KbIndex {
             index,
             reader,
             fields,
-            stem: stem_analyzer(lang),
             gram,
         })
     }
@@ -167,18 +168,23 @@ impl KbIndex {
     }
 
     /// BM25 over the text fields: up to `limit` (article key, score) pairs, best first.
+    /// `stems` come from the stemming analyzer; `unknown` are words the knowledge base does not
+    /// contain, searched by trigrams (typos). Known words skip trigrams: every clause costs
+    /// time and their exact stems already match.
     pub(crate) fn retrieve(
         &self,
         searcher: &Searcher,
-        query: &str,
+        stems: &[String],
+        unknown: &[&str],
         limit: usize,
     ) -> Result<Vec<(u64, f32)>, KbError> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut stems = tokens(&self.stem, query);
-        stems.sort();
+        let mut stems: Vec<&str> = stems.iter().map(String::as_str).collect();
+        stems.sort_unstable();
         stems.dedup();
-        for stem in &stems {
+        stems.truncate(MAX_QUERY_STEMS);
+        for stem in stems {
             for (field, boost) in [
                 (f.questions, BOOST_QUESTIONS),
                 (f.title, BOOST_TITLE),
@@ -195,9 +201,13 @@ impl KbIndex {
                 ));
             }
         }
-        let mut grams = tokens(&self.gram, query);
-        grams.sort();
+        let mut grams: Vec<String> = unknown
+            .iter()
+            .flat_map(|word| tokens(&self.gram, word))
+            .collect();
+        grams.sort_unstable();
         grams.dedup();
+        grams.truncate(MAX_QUERY_GRAMS);
         for gram in &grams {
             let term = TermQuery::new(
                 Term::from_field_text(f.grams, gram),

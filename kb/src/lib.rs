@@ -50,6 +50,8 @@ pub enum KbError {
     UnknownLanguage(String),
     #[error("stored article is unreadable: {0}")]
     Corrupt(String),
+    #[error("a training thread panicked")]
+    WorkerPanicked,
     #[error("knowledge base lock poisoned")]
     Poisoned,
 }

@@ -38,7 +38,11 @@ impl Vocab {
                 *df.entry(*key).or_insert(0) += 1;
             }
         }
-        let mut keys: Vec<(u64, u32)> = df.into_iter().collect();
+        let min_df = crate::engine::tune("KB_MINDF", 1.0) as u32;
+        let mut keys: Vec<(u64, u32)> = df.into_iter().filter(|(_, d)| *d >= min_df).collect();
+        if crate::engine::tune("KB_TRACE", 0.0) > 0.0 {
+            eprintln!("vocab {}", keys.len());
+        }
         if keys.len() > max_features {
             keys.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             keys.truncate(max_features);
@@ -58,10 +62,18 @@ impl Vocab {
         self.idf.len()
     }
 
+    pub(crate) fn contains(&self, key: u64) -> bool {
+        self.index.contains_key(&key)
+    }
+
     /// Sublinear TF-IDF, each block (words, characters) L2-normalised and weighted equally.
     pub(crate) fn vectorize(&self, features: &Features) -> SparseVec {
         let mut out = Vec::with_capacity(features.words.len() + features.chars.len());
         self.block(&features.words, &mut out);
+        let ww = crate::engine::tune("KB_WW", 1.0);
+        for (_, v) in &mut out {
+            *v *= ww;
+        }
         self.block(&features.chars, &mut out);
         out.sort_unstable_by_key(|(i, _)| *i);
         let norm = out.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
@@ -120,8 +132,8 @@ pub(crate) struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            epochs: 12,
-            c: 0.5,
+            epochs: crate::engine::tune("KB_EPOCHS", 8.0) as usize,
+            c: crate::engine::tune("KB_C", 0.5),
             seed: 7,
         }
     }
@@ -254,8 +266,12 @@ impl Model {
         }
     }
 
-    pub(crate) fn scores(&self, text: &str) -> Vec<f32> {
-        let x = self.vocab.vectorize(&self.featurizer.features(text));
-        self.linear.scores(&x)
+    pub(crate) fn scores(&self, features: &Features) -> Vec<f32> {
+        self.linear.scores(&self.vocab.vectorize(features))
+    }
+
+    /// Whether the model saw this stemmed word in training (if not, it may be a typo).
+    pub(crate) fn knows_stem(&self, stem: &str) -> bool {
+        self.vocab.contains(crate::text::stem_key(stem))
     }
 }

@@ -74,11 +74,17 @@ impl Featurizer {
     }
 
     pub(crate) fn features(&self, text: &str) -> Features {
+        self.analyze(text).features
+    }
+
+    /// Stems, plain lowercased words (aligned with the stems) and the model's features.
+    pub(crate) fn analyze(&self, text: &str) -> Analyzed {
         let stems = tokens(&self.stem, text);
+        let plain = tokens(&self.plain, text);
         let mut words = Vec::with_capacity(stems.len() * 2 + 1);
         let mut prev = hash_str(1, "^");
         for stem in &stems {
-            let h = hash_str(2, stem);
+            let h = stem_key(stem);
             words.push(h);
             words.push(mix(prev ^ h.rotate_left(17)));
             prev = h;
@@ -89,12 +95,14 @@ impl Featurizer {
 
         let mut chars = Vec::new();
         let mut buf: Vec<char> = Vec::with_capacity(48);
-        for word in tokens(&self.plain, text) {
+        for word in &plain {
             buf.clear();
             buf.push(' ');
             buf.extend(word.chars());
             buf.push(' ');
-            for n in CHAR_GRAMS {
+            let lo = crate::engine::tune("KB_CMIN", *CHAR_GRAMS.start() as f32) as usize;
+            let hi = crate::engine::tune("KB_CMAX", *CHAR_GRAMS.end() as f32) as usize;
+            for n in lo..=hi {
                 if n > buf.len() {
                     break;
                 }
@@ -111,8 +119,26 @@ impl Featurizer {
                 }
             }
         }
-        Features { words, chars }
+        Analyzed {
+            stems,
+            plain,
+            features: Features { words, chars },
+        }
     }
+}
+
+/// A query taken apart once, for both the model and the index.
+#[derive(Debug, Default)]
+pub(crate) struct Analyzed {
+    pub stems: Vec<String>,
+    /// Lowercased words, one per stem (the stemmer never drops a token).
+    pub plain: Vec<String>,
+    pub features: Features,
+}
+
+/// The model's feature key for a stemmed word.
+pub(crate) fn stem_key(stem: &str) -> u64 {
+    hash_str(2, stem)
 }
 
 fn hash_str(namespace: u64, s: &str) -> u64 {
