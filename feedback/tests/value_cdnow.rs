@@ -343,7 +343,7 @@ mod value {
 
         let scores = cli::score(
             &summaries,
-            &report,
+            &report.models(),
             &HashMap::new(),
             &ScoreOptions::default(),
         )

@@ -140,7 +140,8 @@ mod value {
         let people = customers(2_000);
         let report = cli::fit(&people, None).expect("fit");
         let options = ScoreOptions::default();
-        let quiet = cli::score(&people, &report, &HashMap::new(), &options).expect("score");
+        let quiet =
+            cli::score(&people, &report.models(), &HashMap::new(), &options).expect("score");
         let target = quiet
             .iter()
             .position(|s| s.churn_risk < 0.5)
@@ -155,7 +156,7 @@ mod value {
                 ..SupportSignals::default()
             },
         )]);
-        let loud = cli::score(&people, &report, &signals, &options).expect("score");
+        let loud = cli::score(&people, &report.models(), &signals, &options).expect("score");
         assert!(loud[target].churn_risk > quiet[target].churn_risk);
         assert!(loud[target].reasons.iter().any(|r| r == "NPS detractor"));
         assert!(
@@ -188,6 +189,18 @@ mod value {
                 .iter()
                 .all(|s| !s.action.is_empty() && (0.0..=1.0).contains(&s.p_alive))
         );
+
+        // Stored models give the same scores without a refit.
+        let stored = serde_json::to_string(&report.models()).expect("json");
+        let models: cli::Models = serde_json::from_str(&stored).expect("read back");
+        let again = cli::score(&people, &models, &HashMap::new(), &options).expect("score");
+        // serde_json may round the last bit of a float on the way back.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+        for (a, q) in again.iter().zip(&quiet) {
+            assert!(close(a.p_alive, q.p_alive) && close(a.churn_risk, q.churn_risk));
+            assert!(close(a.clv.unwrap_or(0.0), q.clv.unwrap_or(0.0)));
+            assert_eq!((a.segment, &a.reasons), (q.segment, &q.reasons));
+        }
     }
 
     #[test]

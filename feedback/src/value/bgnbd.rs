@@ -5,7 +5,7 @@
 //! purchase counts cannot overflow; identical (x, t_x, T) rows are fitted once with a
 //! weight, and the Γ-function terms, which depend on x only, once per distinct x.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ValueError;
 use super::optim::bfgs;
@@ -14,7 +14,7 @@ use super::summary::Rfm;
 
 /// BG/NBD parameters: purchase rates λ ~ Gamma(r, α), dropout probabilities p ~ Beta(a, b).
 /// α is in the time unit of the data (weeks for our summaries).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbdParams {
     /// Shape of the purchase-rate distribution.
     pub r: f64,

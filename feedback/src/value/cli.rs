@@ -10,14 +10,16 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::MODEL_VERSION;
-use super::bgnbd::{BgNbdFit, fit_bgnbd};
+use super::bgnbd::{BgNbdFit, BgNbdParams, fit_bgnbd};
 use super::churn::{ChurnWeights, PurchaseOutlook, SupportSignals, auc, churn_risk};
 use super::error::ValueError;
-use super::gamma_gamma::{GammaGammaFit, Spend, customer_lifetime_value, fit_gamma_gamma};
+use super::gamma_gamma::{
+    GammaGammaFit, GammaGammaParams, Spend, customer_lifetime_value, fit_gamma_gamma,
+};
 use super::input::{CustomerId, read_transactions_csv};
 use super::segment::{SegmentPolicy, ValueTier, at_risk_flags, suggested_action, value_tiers};
 use super::simple::Margin;
@@ -218,11 +220,31 @@ pub struct CustomerScore {
     pub model_version: &'static str,
 }
 
-/// Score every customer with a fitted report. `signals` are keyed by customer id;
+/// The fitted parameters scores are computed from; store them (JSON) with the fit date
+/// and [`MODEL_VERSION`] to rescore on a schedule without refitting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Models {
+    /// Purchase and dropout model, in weeks.
+    pub bgnbd: BgNbdParams,
+    /// Spend model, when spend was known.
+    pub gamma_gamma: Option<GammaGammaParams>,
+}
+
+impl FitReport {
+    /// The parameters to score with.
+    pub fn models(&self) -> Models {
+        Models {
+            bgnbd: self.bgnbd.params,
+            gamma_gamma: self.gamma_gamma.map(|g| g.params),
+        }
+    }
+}
+
+/// Score every customer with fitted models. `signals` are keyed by customer id;
 /// customers without an entry have no support signals.
 pub fn score(
     summaries: &[CustomerSummary],
-    report: &FitReport,
+    models: &Models,
     signals: &HashMap<CustomerId, SupportSignals>,
     options: &ScoreOptions,
 ) -> Result<Vec<CustomerScore>, ValueError> {
@@ -236,8 +258,8 @@ pub fn score(
             "monthly discount rate must be between 0 and 1",
         ));
     }
-    let model = report.bgnbd.params;
-    let spend_model = report.gamma_gamma.map(|g| g.params);
+    let model = models.bgnbd;
+    let spend_model = models.gamma_gamma;
     let none = SupportSignals::default();
     let mut out: Vec<CustomerScore> = summaries
         .iter()
@@ -311,7 +333,7 @@ pub fn score_transactions(
 ) -> Result<(FitReport, Vec<CustomerScore>), ValueError> {
     let (summaries, _) = summarise_transactions(path, calibration_end, None)?;
     let report = fit(&summaries, None)?;
-    let scores = score(&summaries, &report, signals, options)?;
+    let scores = score(&summaries, &report.models(), signals, options)?;
     Ok((report, scores))
 }
 
@@ -323,6 +345,6 @@ pub fn score_summary(
 ) -> Result<(FitReport, Vec<CustomerScore>), ValueError> {
     let summaries = read_summary_csv(path)?;
     let report = fit(&summaries, None)?;
-    let scores = score(&summaries, &report, signals, options)?;
+    let scores = score(&summaries, &report.models(), signals, options)?;
     Ok((report, scores))
 }

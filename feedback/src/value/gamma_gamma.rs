@@ -1,7 +1,7 @@
 //! The Gamma-Gamma model of spend per purchase (Fader & Hardie 2013, note 025) and the
 //! discounted customer lifetime value built on it, as `lifetimes` defines them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::bgnbd::{BgNbdParams, group_counts};
 use super::error::ValueError;
@@ -10,7 +10,7 @@ use super::special::{digamma, ln_gamma};
 use super::summary::Rfm;
 
 /// Gamma-Gamma parameters: spend per purchase ~ Gamma(p, ν) with ν ~ Gamma(q, v).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GammaGammaParams {
     /// Shape of spend per purchase.
     pub p: f64,

@@ -34,7 +34,8 @@
 //! log_likelihood, customers, iterations} | null, holdout {weeks,
 //! predicted_repeat_purchases, actual_repeat_purchases, relative_error,
 //! customers_without_purchase, auc_churn_risk, auc_p_alive} | null}`. Times are weeks.
-//! Store scores with [`MODEL_VERSION`] and the fit date.
+//! Store scores with [`MODEL_VERSION`] and the fit date; store [`cli::Models`]
+//! (`FitReport::models()`, serde) to rescore on a schedule with [`cli::score`] without refitting.
 //!
 //! # Checked against published results (CDNOW, 39-week calibration to 1997-09-30)
 //! `tests/value_cdnow.rs` (data in `../shared/data/cdnow/`, never copied here):
