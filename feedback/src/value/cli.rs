@@ -22,7 +22,7 @@ use super::gamma_gamma::{
 };
 use super::input::{CustomerId, read_transactions_csv};
 use super::segment::{SegmentPolicy, ValueTier, at_risk_flags, suggested_action, value_tiers};
-use super::simple::Margin;
+use super::simple::{DiscountRate, Margin};
 use super::summary::{
     CustomerSummary, Periods, Rfm, TimeUnit, read_summary_csv, read_summary_for_fit, summarise,
 };
@@ -171,7 +171,7 @@ pub struct ScoreOptions {
     /// CLV horizon in months (default 12).
     pub clv_months: u32,
     /// Monthly discount rate of CLV (default 0.01).
-    pub monthly_discount_rate: f64,
+    pub monthly_discount_rate: DiscountRate,
     /// Margin applied to CLV (default 1: CLV in revenue terms, as `lifetimes`).
     pub margin: Margin,
     /// Tier shares and the at-risk line.
@@ -185,8 +185,8 @@ impl Default for ScoreOptions {
         Self {
             horizon_weeks: 13.0,
             clv_months: 12,
-            monthly_discount_rate: 0.01,
-            margin: Margin::new(1.0).unwrap_or_else(|_| unreachable!("1 is a valid margin")),
+            monthly_discount_rate: DiscountRate::ONE_PERCENT,
+            margin: Margin::FULL,
             segments: SegmentPolicy::default(),
             churn_weights: ChurnWeights::default(),
         }
@@ -253,11 +253,6 @@ pub fn score(
             "horizon must be a positive number of weeks",
         ));
     }
-    if !(0.0..=1.0).contains(&options.monthly_discount_rate) {
-        return Err(ValueError::invalid(
-            "monthly discount rate must be between 0 and 1",
-        ));
-    }
     let model = models.bgnbd;
     let spend_model = models.gamma_gamma;
     let none = SupportSignals::default();
@@ -276,7 +271,7 @@ pub fn score(
                         c,
                         spend,
                         options.clv_months,
-                        options.monthly_discount_rate,
+                        options.monthly_discount_rate.get(),
                         TimeUnit::Week.per_month(),
                     )
             });

@@ -19,6 +19,9 @@ use super::error::ValueError;
 pub struct Margin(f64);
 
 impl Margin {
+    /// 100%: values in revenue terms.
+    pub const FULL: Self = Self(1.0);
+
     /// Validate a margin fraction.
     pub fn new(fraction: f64) -> Result<Self, ValueError> {
         if (0.0..=1.0).contains(&fraction) {
@@ -42,6 +45,9 @@ impl Margin {
 pub struct DiscountRate(f64);
 
 impl DiscountRate {
+    /// 1% (per month, the `lifetimes` default for CLV).
+    pub const ONE_PERCENT: Self = Self(0.01);
+
     /// Validate a discount rate.
     pub fn new(rate: f64) -> Result<Self, ValueError> {
         if (0.0..=1.0).contains(&rate) {
