@@ -28,6 +28,8 @@ const FOLDS: usize = 3;
 /// In each calibration fold one of this many article groups is dropped entirely, so a fifth of
 /// the held-out questions are ones the knowledge base cannot answer.
 const DROP_GROUPS: usize = 5;
+/// The most held-out questions a calibration fold ranks.
+const MAX_QUERIES_PER_FOLD: usize = 700;
 /// Below this many example questions the knowledge base calibrates on its titles instead.
 const MIN_QUESTIONS_TO_CALIBRATE: usize = 30;
 /// Generic messages a single-article knowledge base is trained against, so it has something
@@ -276,7 +278,7 @@ impl KnowledgeBase {
             return (Decision::handoff(), None);
         }
         let ranked = rank(brain, &self.index, &state.searcher, &state.by_key, query);
-        let Some(&(best, _)) = ranked.first() else {
+        let Some(&(best, _, _)) = ranked.first() else {
             return (Decision::handoff(), None);
         };
         let n = state.articles.len();
@@ -299,10 +301,9 @@ impl KnowledgeBase {
         let n = state.articles.len();
         ranked
             .iter()
-            .filter(|(c, _)| *c < n)
-            .filter(|r| r.1.is_finite())
+            .filter(|r| r.0 < n && r.2)
             .take(limit)
-            .map(|&(c, _)| suggestion(brain, &state.articles, &ranked, c))
+            .map(|&(c, _, _)| suggestion(brain, &state.articles, &ranked, c))
             .collect()
     }
 }
@@ -327,17 +328,6 @@ impl State {
             brain,
         }
     }
-}
-
-pub(crate) fn tune(name: &str, default: f32) -> f32 {
-    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Option<f32>>>> =
-        std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    cache
-        .entry(name.to_owned())
-        .or_insert_with(|| std::env::var(name).ok().and_then(|v| v.parse().ok()))
-        .unwrap_or(default)
 }
 
 fn clip(query: &str) -> &str {
@@ -371,6 +361,9 @@ fn validate_all(articles: Vec<Article>) -> Result<Vec<Article>, KbError> {
     Ok(out)
 }
 
+/// (class, score, whether BM25 retrieved it).
+type Ranked = (usize, f32, bool);
+
 /// Scores every class: classifier score plus the max-normalised BM25 score of the candidates
 /// tantivy retrieved. Sorted best first.
 fn rank(
@@ -379,7 +372,7 @@ fn rank(
     searcher: &Searcher,
     by_key: &HashMap<u64, usize>,
     query: &str,
-) -> Vec<(usize, f32)> {
+) -> Vec<Ranked> {
     let analyzed = brain.model.featurizer.analyze(query);
     let mut scores = brain.model.scores(&analyzed.features);
     let unknown: Vec<&str> = analyzed
@@ -394,20 +387,26 @@ fn rank(
         .retrieve(searcher, &analyzed.stems, &unknown, CANDIDATES)
         .unwrap_or_default();
     let max = hits.iter().map(|h| h.1).fold(0.0_f32, f32::max);
-    let bm25_weight = tune("KB_BM25", BM25_WEIGHT);
-    if max > 0.0 && bm25_weight > 0.0 {
+    let mut matched = vec![false; scores.len()];
+    if max > 0.0 {
         for (key, score) in hits {
             if let Some(&c) = by_key.get(&key) {
-                scores[c] += bm25_weight * score / max;
+                scores[c] += BM25_WEIGHT * score / max;
+                matched[c] = true;
             }
         }
     }
-    let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
+    let mut ranked: Vec<Ranked> = scores
+        .into_iter()
+        .zip(matched)
+        .enumerate()
+        .map(|(c, (score, matched))| (c, score, matched))
+        .collect();
     ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked
 }
 
-fn signal(ranked: &[(usize, f32)]) -> Signal {
+fn signal(ranked: &[Ranked]) -> Signal {
     let top = ranked.first().map_or(0.0, |r| r.1);
     // With one class there is no runner-up; a margin of 1 is what training aims for.
     let second = ranked.get(1).map_or(top - 1.0, |r| r.1);
@@ -417,12 +416,7 @@ fn signal(ranked: &[(usize, f32)]) -> Signal {
     }
 }
 
-fn suggestion(
-    brain: &Brain,
-    articles: &[Article],
-    ranked: &[(usize, f32)],
-    class: usize,
-) -> Suggestion {
+fn suggestion(brain: &Brain, articles: &[Article], ranked: &[Ranked], class: usize) -> Suggestion {
     let mine = ranked.iter().find(|r| r.0 == class).map_or(0.0, |r| r.1);
     let best_other = ranked
         .iter()
@@ -439,7 +433,7 @@ fn suggestion(
     }
 }
 
-fn decide(brain: &Brain, articles: &[Article], ranked: &[(usize, f32)]) -> Decision {
+fn decide(brain: &Brain, articles: &[Article], ranked: &[Ranked]) -> Decision {
     let n = articles.len();
     let s = signal(ranked);
     let confidence = brain.calibration.answer.prob(s);
@@ -450,7 +444,7 @@ fn decide(brain: &Brain, articles: &[Article], ranked: &[(usize, f32)]) -> Decis
             .filter(|r| r.0 < n)
             .skip(skip)
             .take(take)
-            .map(|&(c, _)| suggestion(brain, articles, ranked, c))
+            .map(|&(c, _, _)| suggestion(brain, articles, ranked, c))
             .collect()
     };
     if best >= n {
@@ -482,9 +476,17 @@ fn decide(brain: &Brain, articles: &[Article], ranked: &[(usize, f32)]) -> Decis
             ..Decision::handoff()
         };
     }
+    // Handing over, the bot may still show the closest articles, but only ones that share words
+    // with the message: a guess from nothing would look random to the customer.
+    let closest = ranked
+        .iter()
+        .filter(|r| r.0 < n && r.2)
+        .take(3)
+        .map(|&(c, _, _)| suggestion(brain, articles, ranked, c))
+        .collect();
     Decision {
         confidence,
-        suggestions: choices,
+        suggestions: closest,
         ..Decision::handoff()
     }
 }
@@ -522,7 +524,7 @@ fn training_texts(articles: &[Article], titles: bool) -> Vec<(String, u32, f32)>
 }
 
 /// Trains on the articles; a single article gets a background class (index `articles.len()`).
-fn train(featurizer: &Featurizer, articles: &[Article], titles: bool) -> Model {
+fn train(featurizer: &Featurizer, articles: &[Article], titles: bool, opts: TrainOptions) -> Model {
     let mut texts = training_texts(articles, titles);
     let background = articles.len() == 1;
     if background {
@@ -530,7 +532,7 @@ fn train(featurizer: &Featurizer, articles: &[Article], titles: bool) -> Model {
     }
     let refs: Vec<(&str, u32, f32)> = texts.iter().map(|(t, c, w)| (t.as_str(), *c, *w)).collect();
     let classes = articles.len() + usize::from(background);
-    Model::train(featurizer, &refs, classes, TrainOptions::default())
+    Model::train(featurizer, &refs, classes, opts)
 }
 
 /// Trains the final model and calibrates it on held-out folds of the knowledge base itself.
@@ -544,7 +546,7 @@ pub(crate) fn build_brain(
     }
     let (model, held_out) = std::thread::scope(|scope| {
         let held_out = scope.spawn(|| held_out(lang, featurizer, articles));
-        let model = train(featurizer, articles, true);
+        let model = train(featurizer, articles, true, TrainOptions::default());
         (
             model,
             held_out.join().unwrap_or(Err(KbError::WorkerPanicked)),
@@ -622,6 +624,11 @@ fn held_out(
             class_of[a] = Some(kept.len());
             kept.push(copy);
         }
+        // A few hundred questions per fold pin down a three-parameter curve; more only cost
+        // rebuild time.
+        let mut fold_rng = Rng::new(0x686f_6c64 + fold as u64);
+        fold_rng.shuffle(&mut queries);
+        queries.truncate(MAX_QUERIES_PER_FOLD);
         if kept.len() < 2 || queries.is_empty() {
             return Ok(Vec::new());
         }
@@ -639,7 +646,9 @@ fn held_out(
             .enumerate()
             .map(|(i, a)| (article_key(&a.id), i))
             .collect();
-        let model = train(featurizer, &kept, use_questions);
+        // Same training as the final model: fewer passes shift the score scale, and the
+        // calibration would then describe a different model.
+        let model = train(featurizer, &kept, use_questions, TrainOptions::default());
         let brain = Brain {
             model,
             calibration: Calibration::fallback(),
@@ -658,18 +667,10 @@ fn held_out(
         }
         Ok(out)
     };
-    // Folds are independent; run them side by side (rebuild time is a target, and each fold's
-    // model is small: features × articles floats).
-    let results: Vec<Result<Vec<HeldOut>, KbError>> = std::thread::scope(|scope| {
-        let run_fold = &run_fold;
-        let handles: Vec<_> = (0..FOLDS)
-            .map(|fold| scope.spawn(move || run_fold(fold)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(Err(KbError::WorkerPanicked)))
-            .collect()
-    });
+    // Folds run one after another on the worker thread `build_brain` starts, beside the final
+    // training: two threads for the two cores we plan for, and one fold's index and model in
+    // memory at a time.
+    let results: Vec<Result<Vec<HeldOut>, KbError>> = (0..FOLDS).map(run_fold).collect();
     let mut out = Vec::new();
     for result in results {
         out.extend(result?);

@@ -141,6 +141,19 @@ pub struct EvalReport {
     pub latency_p99_ms: f64,
     pub rebuild_ms_mean: f64,
     pub rebuild_ms_max: f64,
+    /// What answering would look like at other confidence floors (the floor alone, without the
+    /// runner-up check), to show the trade-off between answering and declining.
+    pub operating_points: Vec<OperatingPoint>,
+}
+
+/// Known-label and unknown-label rates if the bot answered whenever confidence ≥ `answer_at`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OperatingPoint {
+    pub answer_at: f32,
+    pub answered_share: f64,
+    pub answered_accuracy: f64,
+    pub known_answered_correct: f64,
+    pub unknown_declined: Option<f64>,
 }
 
 impl std::fmt::Display for EvalReport {
@@ -178,7 +191,25 @@ impl std::fmt::Display for EvalReport {
             f,
             "rebuild: mean {:.0} ms, max {:.0} ms",
             self.rebuild_ms_mean, self.rebuild_ms_max
-        )
+        )?;
+        if !self.operating_points.is_empty() {
+            write!(
+                f,
+                "\nconfidence floor → answered, accuracy of answered, answered and right, unknown declined"
+            )?;
+            for p in &self.operating_points {
+                write!(
+                    f,
+                    "\n  {:.2} → {}, {}, {}, {}",
+                    p.answer_at,
+                    pct(p.answered_share),
+                    pct(p.answered_accuracy),
+                    pct(p.known_answered_correct),
+                    p.unknown_declined.map_or("-".to_owned(), pct)
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -284,6 +315,10 @@ pub fn run(examples: &[(String, String)], opts: &EvalOptions) -> EvalReport {
         latency_p99_ms: percentile(&latencies, 0.99),
         rebuild_ms_mean: rebuilds.iter().sum::<f64>() / rebuilds.len().max(1) as f64,
         rebuild_ms_max: rebuilds.iter().copied().fold(0.0, f64::max),
+        operating_points: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+            .into_iter()
+            .map(|at| counts.operating_point(at))
+            .collect(),
     }
 }
 
@@ -307,11 +342,37 @@ struct Counts {
     clarified_hit: usize,
     unknown: usize,
     unknown_declined: usize,
+    /// (confidence, top article right, label unknown) per question.
+    seen: Vec<(f32, bool, bool)>,
 }
 
 impl Counts {
+    fn operating_point(&self, at: f32) -> OperatingPoint {
+        let (mut known, mut answered, mut right, mut unknown, mut declined) = (0, 0, 0, 0, 0);
+        for &(confidence, correct, is_unknown) in &self.seen {
+            let answers = confidence >= at;
+            if is_unknown {
+                unknown += 1;
+                declined += usize::from(!answers);
+            } else {
+                known += 1;
+                answered += usize::from(answers);
+                right += usize::from(answers && correct);
+            }
+        }
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        OperatingPoint {
+            answer_at: at,
+            answered_share: ratio(answered, known),
+            answered_accuracy: ratio(right, answered),
+            known_answered_correct: ratio(right, known),
+            unknown_declined: (unknown > 0).then(|| ratio(declined, unknown)),
+        }
+    }
+
     fn add(&mut self, d: &crate::Decision, top: Option<&str>, label: &str, unknown: bool) {
         let answered = d.outcome == Outcome::Answer;
+        self.seen.push((d.confidence, top == Some(label), unknown));
         if unknown {
             self.unknown += 1;
             self.unknown_declined += usize::from(!answered);

@@ -38,11 +38,7 @@ impl Vocab {
                 *df.entry(*key).or_insert(0) += 1;
             }
         }
-        let min_df = crate::engine::tune("KB_MINDF", 1.0) as u32;
-        let mut keys: Vec<(u64, u32)> = df.into_iter().filter(|(_, d)| *d >= min_df).collect();
-        if crate::engine::tune("KB_TRACE", 0.0) > 0.0 {
-            eprintln!("vocab {}", keys.len());
-        }
+        let mut keys: Vec<(u64, u32)> = df.into_iter().collect();
         if keys.len() > max_features {
             keys.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             keys.truncate(max_features);
@@ -70,10 +66,6 @@ impl Vocab {
     pub(crate) fn vectorize(&self, features: &Features) -> SparseVec {
         let mut out = Vec::with_capacity(features.words.len() + features.chars.len());
         self.block(&features.words, &mut out);
-        let ww = crate::engine::tune("KB_WW", 1.0);
-        for (_, v) in &mut out {
-            *v *= ww;
-        }
         self.block(&features.chars, &mut out);
         out.sort_unstable_by_key(|(i, _)| *i);
         let norm = out.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
@@ -132,8 +124,8 @@ pub(crate) struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            epochs: crate::engine::tune("KB_EPOCHS", 8.0) as usize,
-            c: crate::engine::tune("KB_C", 0.5),
+            epochs: 8,
+            c: 0.5,
             seed: 7,
         }
     }

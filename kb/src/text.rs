@@ -100,9 +100,7 @@ impl Featurizer {
             buf.push(' ');
             buf.extend(word.chars());
             buf.push(' ');
-            let lo = crate::engine::tune("KB_CMIN", *CHAR_GRAMS.start() as f32) as usize;
-            let hi = crate::engine::tune("KB_CMAX", *CHAR_GRAMS.end() as f32) as usize;
-            for n in lo..=hi {
+            for n in CHAR_GRAMS.clone() {
                 if n > buf.len() {
                     break;
                 }
