@@ -55,9 +55,12 @@ impl std::fmt::Display for RuleId {
 
 #[derive(Debug, Clone)]
 enum Atom {
-    Word(Box<str>),
+    /// A word and its id in the index (assigned by `rebuild_index`; ids compare faster).
+    Word(Box<str>, u32),
     Class(usize),
-    Number { min: Option<f64> },
+    Number {
+        min: Option<f64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -71,7 +74,6 @@ pub(crate) struct Phrase {
     steps: Vec<Step>,
     valence: f64,
     pub id: RuleId,
-    pub example: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,8 +121,10 @@ impl Default for DomainLexicon {
 }
 
 /// What the rules know about one word.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct WordIndex {
+    /// Id of the word when some pattern names it, `u32::MAX` otherwise.
+    id: u32,
     classes: Vec<usize>,
     /// Phrases that may start with this word.
     first_of: Vec<usize>,
@@ -128,6 +132,19 @@ struct WordIndex {
     sarcasm: bool,
     /// Value of a number word ("three" → 3).
     number: Option<f64>,
+}
+
+impl Default for WordIndex {
+    fn default() -> Self {
+        WordIndex {
+            id: u32::MAX,
+            classes: Vec::new(),
+            first_of: Vec::new(),
+            unit: false,
+            sarcasm: false,
+            number: None,
+        }
+    }
 }
 
 /// The embedded default rules.
@@ -215,16 +232,8 @@ impl DomainLexicon {
             "phrase" => {
                 let steps = self.parse_pattern(field(1, "pattern")?)?;
                 let valence = parse_valence(field(2, "valence")?)?;
-                let example = fields
-                    .get(3)
-                    .filter(|e| !e.is_empty())
-                    .map(|e| Box::from(*e));
-                self.phrases.push(Phrase {
-                    steps,
-                    valence,
-                    id,
-                    example,
-                });
+                // Column 4, the example, is for the tests (each phrase must fire on it).
+                self.phrases.push(Phrase { steps, valence, id });
             }
             "unit" => {
                 let words = word_list(field(1, "unit words")?)?;
@@ -320,7 +329,7 @@ impl DomainLexicon {
                 "bad word {alt:?} (lowercase words without surrounding punctuation)"
             ));
         }
-        Ok(Atom::Word(word))
+        Ok(Atom::Word(word, u32::MAX))
     }
 
     /// Every word some rule refers to, and whether a rule may start at it
@@ -354,6 +363,23 @@ impl DomainLexicon {
 
     fn rebuild_index(&mut self) {
         self.index.clear();
+        let mut ids: FxMap<Box<str>, u32> = FxMap::default();
+        for phrase in &mut self.phrases {
+            for step in &mut phrase.steps {
+                let Step::Element { alts, .. } = step else {
+                    continue;
+                };
+                for atom in alts {
+                    if let Atom::Word(w, id) = atom {
+                        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                        *id = *ids.entry(w.clone()).or_insert(next);
+                    }
+                }
+            }
+        }
+        for (w, id) in ids {
+            self.index.entry(w).or_default().id = id;
+        }
         for (c, words) in self.classes.iter().enumerate() {
             for w in words {
                 let list = &mut self.index.entry(w.clone()).or_default().classes;
@@ -378,7 +404,7 @@ impl DomainLexicon {
             };
             for atom in alts {
                 match atom {
-                    Atom::Word(w) => self.index.entry(w.clone()).or_default().first_of.push(p),
+                    Atom::Word(w, _) => self.index.entry(w.clone()).or_default().first_of.push(p),
                     Atom::Class(c) => {
                         for w in &self.classes[*c] {
                             self.index.entry(w.clone()).or_default().first_of.push(p);
@@ -398,7 +424,7 @@ impl DomainLexicon {
 
     fn atom_matches(&self, atom: &Atom, t: &Norm<'_, '_>) -> bool {
         match atom {
-            Atom::Word(w) => **w == *t.word,
+            Atom::Word(_, id) => t.info.is_some_and(|i| i.id == *id),
             Atom::Class(c) => t.info.is_some_and(|i| i.classes.contains(c)),
             Atom::Number { min } => t.number.is_some_and(|n| min.is_none_or(|m| n >= m)),
         }
@@ -521,12 +547,13 @@ impl DomainLexicon {
                 valence += if valence < 0.0 { -b } else { b };
             }
             // A negation shortly before it, in the same clause, flips it as VADER flips a word
-            // ("not on time", "never went smoothly").
+            // ("not on time", "never went smoothly"); before a good outcome even a negation that
+            // belongs to a complaint counts ("nobody actually solved my problem").
             let lo = k.saturating_sub(3).max(sentence_start(k));
             if (lo..k)
                 .rev()
                 .take_while(|&j| !norms[j].ends_clause)
-                .any(|j| !covered[j] && norms[j].negation)
+                .any(|j| (!covered[j] || valence > 0.0) && norms[j].negation)
             {
                 valence *= N_SCALAR;
             }
@@ -794,7 +821,7 @@ impl<'t> Norm<'t, '_> {
             norm.number = parse_number(&norm.word);
         }
         norm.negation = token.negation
-            || norm.word.contains("n't")
+            || (norm.word.len() > 3 && norm.word.as_bytes().windows(3).any(|w| w == b"n't"))
             || matches!(
                 &*norm.word,
                 "no" | "nobody" | "noone" | "nothing" | "none" | "never" | "not"

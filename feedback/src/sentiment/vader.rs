@@ -304,8 +304,6 @@ fn strip_punc_if_word(token: &str) -> &str {
 pub(crate) struct Token<'t> {
     /// The token as split on whitespace, punctuation included (sentence boundaries need it).
     pub raw: &'t str,
-    /// The reference's "word or emoticon": `raw` with surrounding punctuation stripped.
-    pub word: &'t str,
     /// `word.lower()`.
     pub lower: Cow<'t, str>,
     /// Valence of `lower` in the lexicon, if it is there.
@@ -339,7 +337,6 @@ pub(crate) type WordMap = FxMap<Box<str>, WordInfo>;
 #[derive(Debug)]
 pub(crate) struct Vader {
     words: WordMap,
-    lexicon_len: usize,
     emojis: FxMap<char, Box<str>>,
 }
 
@@ -368,7 +365,6 @@ impl Vader {
                 }
             }
         }
-        let lexicon_len = lexicon.len();
         let mut words: FxMap<Box<str>, WordInfo> = FxMap::default();
         for (word, v) in lexicon {
             words.entry(word).or_default().lex = Some(v);
@@ -379,11 +375,7 @@ impl Vader {
         for &word in NEGATE {
             words.entry(Box::from(word)).or_default().negation = true;
         }
-        Vader {
-            words,
-            lexicon_len,
-            emojis,
-        }
+        Vader { words, emojis }
     }
 
     /// The words VADER knows, for analyzers without a domain layer.
@@ -406,8 +398,9 @@ impl Vader {
         words
     }
 
+    #[cfg(test)]
     pub(crate) fn lexicon_len(&self) -> usize {
-        self.lexicon_len
+        self.words.values().filter(|w| w.lex.is_some()).count()
     }
 
     /// The reference's emoji replacement followed by `str.strip()`: each emoji code point is
@@ -449,7 +442,7 @@ impl Vader {
     /// Splits a demojized text into tokens (reference `SentiText`).
     pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
         let make = |raw: &'t str| {
-            let (word, lower, upper) = if raw.is_ascii() {
+            let (lower, upper) = if raw.is_ascii() {
                 // Same results as the general path below, without decoding characters.
                 let word = strip_punc_if_word(raw);
                 let (mut has_upper, mut has_lower) = (false, false);
@@ -462,17 +455,16 @@ impl Vader {
                 } else {
                     Cow::Borrowed(word)
                 };
-                (word, lower, has_upper && !has_lower)
+                (lower, has_upper && !has_lower)
             } else {
                 let word = strip_punc_if_word(raw);
-                (word, py_lower(word), py_isupper(word))
+                (py_lower(word), py_isupper(word))
             };
             let info = words.get(&*lower).copied().unwrap_or_default();
             let negation =
                 info.negation || (lower.bytes().any(|b| b == b'\'') && lower.contains("n't"));
             Token {
                 raw,
-                word,
                 lower,
                 lex: info.lex,
                 booster: info.booster,
