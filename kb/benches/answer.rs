@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
+    println!("{} after loading the data", memory("VmHWM"));
     let kb = KnowledgeBase::in_memory(Language::English)?;
     let mut rebuilds = Vec::new();
     let mut rebuild_cpu = Vec::new();
@@ -47,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(before), Some(after)) = (cpu, process_cpu_ms()) {
             rebuild_cpu.push(after - before);
         }
+        println!("{} after rebuild {}", memory("VmHWM"), rebuilds.len());
     }
     rebuilds.sort_by(f64::total_cmp);
 
@@ -106,13 +108,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rebuild CPU time (all threads, 10 ms ticks): {:?} ms",
         rebuild_cpu
     );
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    for key in ["VmHWM", "VmRSS"] {
-        if let Some(line) = status.lines().find(|l| l.starts_with(key)) {
-            println!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
-        }
-    }
+    println!("{}, {}", memory("VmHWM"), memory("VmRSS"));
     Ok(())
+}
+
+/// A line of /proc/self/status such as "VmHWM: 123 kB" (peak resident memory).
+fn memory(key: &str) -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| format!("{key}: unavailable"))
 }
 
 /// This thread's time on a CPU, in nanoseconds (first field of /proc/thread-self/schedstat).

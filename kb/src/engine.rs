@@ -11,7 +11,7 @@ use tantivy::{IndexWriter, Searcher};
 use crate::calibrate::{ANSWER_AT, CLARIFY_AT, Calibration, HeldOut, Signal};
 use crate::index::{KbIndex, article_key};
 use crate::model::{Model, TrainOptions};
-use crate::text::{Featurizer, Rng};
+use crate::text::{Features, Featurizer, Rng};
 use crate::{Article, KbError, Language};
 
 /// How many BM25 hits to fetch as candidates.
@@ -500,39 +500,74 @@ fn answer_sentences(answer: &str) -> impl Iterator<Item = &str> {
         .take(4)
 }
 
+/// Where a training text came from, so calibration folds can leave some out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Question(usize),
+    Title,
+    Other,
+}
+
+/// One text the classifier learns from, analysed once per rebuild and shared by the final
+/// model and every calibration fold.
+struct TrainText {
+    /// Index into the articles; `articles.len()` is the background class.
+    article: usize,
+    source: Source,
+    weight: f32,
+    features: Features,
+}
+
 /// What the classifier learns from: every example question, and (weighted lower) the title,
 /// the tags and the answer's first sentences, so articles without questions still have a voice.
-fn training_texts(articles: &[Article], titles: bool) -> Vec<(String, u32, f32)> {
+/// A single article also gets generic background messages to be told apart from.
+fn training_texts(featurizer: &Featurizer, articles: &[Article]) -> Vec<TrainText> {
     let mut out = Vec::new();
-    for (c, a) in articles.iter().enumerate() {
-        let class = c as u32;
-        for q in &a.questions {
-            out.push((q.clone(), class, 1.0));
+    let mut push = |article: usize, source: Source, weight: f32, text: &str| {
+        out.push(TrainText {
+            article,
+            source,
+            weight,
+            features: featurizer.features(text),
+        });
+    };
+    for (a, article) in articles.iter().enumerate() {
+        for (q, question) in article.questions.iter().enumerate() {
+            push(a, Source::Question(q), 1.0, question);
         }
-        let pseudo = if a.questions.is_empty() { 1.0 } else { 0.5 };
-        if titles {
-            out.push((a.title.clone(), class, pseudo));
+        let pseudo = if article.questions.is_empty() {
+            1.0
+        } else {
+            0.5
+        };
+        push(a, Source::Title, pseudo, &article.title);
+        if !article.tags.is_empty() {
+            push(a, Source::Other, pseudo * 0.5, &article.tags.join(" "));
         }
-        if !a.tags.is_empty() {
-            out.push((a.tags.join(" "), class, pseudo * 0.5));
+        for sentence in answer_sentences(&article.answer) {
+            push(a, Source::Other, pseudo * 0.5, sentence);
         }
-        for s in answer_sentences(&a.answer) {
-            out.push((s.to_owned(), class, pseudo * 0.5));
+    }
+    if articles.len() == 1 {
+        for text in BACKGROUND {
+            push(1, Source::Other, 1.0, text);
         }
     }
     out
 }
 
-/// Trains on the articles; a single article gets a background class (index `articles.len()`).
-fn train(featurizer: &Featurizer, articles: &[Article], titles: bool, opts: TrainOptions) -> Model {
-    let mut texts = training_texts(articles, titles);
-    let background = articles.len() == 1;
-    if background {
-        texts.extend(BACKGROUND.iter().map(|t| ((*t).to_owned(), 1, 1.0)));
-    }
-    let refs: Vec<(&str, u32, f32)> = texts.iter().map(|(t, c, w)| (t.as_str(), *c, *w)).collect();
-    let classes = articles.len() + usize::from(background);
-    Model::train(featurizer, &refs, classes, opts)
+/// Trains on the texts `class_of` maps to a class (the others are left out).
+fn train(
+    featurizer: &Featurizer,
+    texts: &[TrainText],
+    classes: usize,
+    class_of: impl Fn(&TrainText) -> Option<u32>,
+) -> Model {
+    let picked: Vec<(&Features, u32, f32)> = texts
+        .iter()
+        .filter_map(|t| class_of(t).map(|c| (&t.features, c, t.weight)))
+        .collect();
+    Model::train(featurizer, &picked, classes, TrainOptions::default())
 }
 
 /// Trains the final model and calibrates it on held-out folds of the knowledge base itself.
@@ -544,9 +579,11 @@ pub(crate) fn build_brain(
     if articles.is_empty() {
         return Ok(None);
     }
+    let texts = training_texts(featurizer, articles);
+    let classes = articles.len() + usize::from(articles.len() == 1);
     let (model, held_out) = std::thread::scope(|scope| {
-        let held_out = scope.spawn(|| held_out(lang, featurizer, articles));
-        let model = train(featurizer, articles, true, TrainOptions::default());
+        let held_out = scope.spawn(|| held_out(lang, featurizer, articles, &texts));
+        let model = train(featurizer, &texts, classes, |t| Some(t.article as u32));
         (
             model,
             held_out.join().unwrap_or(Err(KbError::WorkerPanicked)),
@@ -565,6 +602,7 @@ fn held_out(
     lang: Language,
     featurizer: &Featurizer,
     articles: &[Article],
+    texts: &[TrainText],
 ) -> Result<Vec<HeldOut>, KbError> {
     let k = articles.len();
     if k < 3 {
@@ -648,7 +686,14 @@ fn held_out(
             .collect();
         // Same training as the final model: fewer passes shift the score scale, and the
         // calibration would then describe a different model.
-        let model = train(featurizer, &kept, use_questions, TrainOptions::default());
+        let model = train(featurizer, texts, kept.len(), |t| {
+            let class = class_of.get(t.article).copied().flatten()? as u32;
+            match t.source {
+                Source::Question(q) if fold_of[t.article][q] == fold => None,
+                Source::Title if !use_questions => None,
+                _ => Some(class),
+            }
+        });
         let brain = Brain {
             model,
             calibration: Calibration::fallback(),

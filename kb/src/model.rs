@@ -26,7 +26,7 @@ pub(crate) struct Vocab {
 impl Vocab {
     /// Builds the vocabulary from training texts' features, keeping at most `max_features`
     /// columns, the most frequent first.
-    pub(crate) fn build(docs: &[Features], max_features: usize) -> Self {
+    pub(crate) fn build(docs: &[&Features], max_features: usize) -> Self {
         let mut df: HashMap<u64, u32> = HashMap::new();
         let mut seen: Vec<u64> = Vec::new();
         for doc in docs {
@@ -229,23 +229,19 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    /// `texts[i]` belongs to class `classes_of[i]` and counts `weights[i]`.
+    /// Trains on already analysed texts: (features, class, weight).
     pub(crate) fn train(
         featurizer: &Featurizer,
-        texts: &[(&str, u32, f32)],
+        texts: &[(&Features, u32, f32)],
         classes: usize,
         opts: TrainOptions,
     ) -> Self {
-        let feats: Vec<Features> = texts
+        let docs: Vec<&Features> = texts.iter().map(|t| t.0).collect();
+        let vocab = Vocab::build(&docs, Linear::max_features(classes));
+        let examples: Vec<Example> = texts
             .iter()
-            .map(|(t, _, _)| featurizer.features(t))
-            .collect();
-        let vocab = Vocab::build(&feats, Linear::max_features(classes));
-        let examples: Vec<Example> = feats
-            .iter()
-            .zip(texts)
-            .map(|(f, (_, class, weight))| Example {
-                x: vocab.vectorize(f),
+            .map(|(features, class, weight)| Example {
+                x: vocab.vectorize(features),
                 class: *class,
                 weight: *weight,
             })
