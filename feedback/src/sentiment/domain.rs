@@ -88,7 +88,9 @@ pub(crate) struct DomainLexicon {
     class_names: FxMap<Box<str>, usize>,
     classes: Vec<Vec<Box<str>>>,
     /// Word → everything the rules know about it (derived; one lookup per token).
-    index: FxMap<Box<str>, WordIndex>,
+    slots: FxMap<Box<str>, u32>,
+    /// Indexed by slot; the analyzer's word map carries each word's slot.
+    entries: Vec<WordIndex>,
     pub(crate) phrases: Vec<Phrase>,
     units: FxMap<Box<str>, Unit>,
     wait_cues: Vec<(Vec<Box<str>>, RuleId)>,
@@ -108,7 +110,8 @@ impl Default for DomainLexicon {
         DomainLexicon {
             class_names: FxMap::default(),
             classes: Vec::new(),
-            index: FxMap::default(),
+            slots: FxMap::default(),
+            entries: Vec::new(),
             phrases: Vec::new(),
             units: FxMap::default(),
             wait_cues: Vec::new(),
@@ -132,6 +135,8 @@ struct WordIndex {
     sarcasm: bool,
     /// Value of a number word ("three" → 3).
     number: Option<f64>,
+    /// "no", "nobody", "never"…: a negation for the gap and flip rules.
+    negation: bool,
 }
 
 impl Default for WordIndex {
@@ -143,6 +148,7 @@ impl Default for WordIndex {
             unit: false,
             sarcasm: false,
             number: None,
+            negation: false,
         }
     }
 }
@@ -153,8 +159,8 @@ pub(crate) const BUILTIN_ORIGIN: &str = "service_lexicon.tsv";
 
 /// What the layer changed in one message: one entry per rule application.
 #[derive(Debug, Default)]
-pub(crate) struct Fired {
-    pub rules: Vec<RuleId>,
+pub(crate) struct Fired<'d> {
+    pub rules: Vec<&'d RuleId>,
 }
 
 impl DomainLexicon {
@@ -334,8 +340,16 @@ impl DomainLexicon {
 
     /// Every word some rule refers to, and whether a rule may start at it
     /// (see [`super::vader::Vader::words_with_domain`]).
-    pub(crate) fn words(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.index.iter().map(|(w, i)| (&**w, self.is_trigger(i)))
+    pub(crate) fn words(&self) -> impl Iterator<Item = (&str, u32, bool)> {
+        self.slots
+            .iter()
+            .map(|(w, &slot)| (&**w, slot, self.is_trigger(&self.entries[slot as usize])))
+    }
+
+    fn lookup(&self, word: &str) -> Option<&WordIndex> {
+        self.slots
+            .get(word)
+            .map(|&slot| &self.entries[slot as usize])
     }
 
     fn is_trigger(&self, i: &WordIndex) -> bool {
@@ -354,7 +368,7 @@ impl DomainLexicon {
                     || (!self.by_number.is_empty() && t.lower.as_bytes()[0].is_ascii_digit())
             } else {
                 let w = normalize_cow(t.raw);
-                self.index.get(&*w).is_some_and(|i| self.is_trigger(i))
+                self.lookup(&w).is_some_and(|i| self.is_trigger(i))
                     || (!self.by_number.is_empty()
                         && w.as_bytes().first().is_some_and(u8::is_ascii_digit))
             }
@@ -362,7 +376,7 @@ impl DomainLexicon {
     }
 
     fn rebuild_index(&mut self) {
-        self.index.clear();
+        let mut index: FxMap<Box<str>, WordIndex> = FxMap::default();
         let mut ids: FxMap<Box<str>, u32> = FxMap::default();
         for phrase in &mut self.phrases {
             for step in &mut phrase.steps {
@@ -378,24 +392,24 @@ impl DomainLexicon {
             }
         }
         for (w, id) in ids {
-            self.index.entry(w).or_default().id = id;
+            index.entry(w).or_default().id = id;
         }
         for (c, words) in self.classes.iter().enumerate() {
             for w in words {
-                let list = &mut self.index.entry(w.clone()).or_default().classes;
+                let list = &mut index.entry(w.clone()).or_default().classes;
                 if !list.contains(&c) {
                     list.push(c);
                 }
             }
         }
         for w in self.units.keys() {
-            self.index.entry(w.clone()).or_default().unit = true;
+            index.entry(w.clone()).or_default().unit = true;
         }
         for w in self.sarcasm.keys() {
-            self.index.entry(w.clone()).or_default().sarcasm = true;
+            index.entry(w.clone()).or_default().sarcasm = true;
         }
         for &(w, n) in NUMBER_WORDS {
-            self.index.entry(Box::from(w)).or_default().number = Some(n);
+            index.entry(Box::from(w)).or_default().number = Some(n);
         }
         self.by_number.clear();
         for (p, phrase) in self.phrases.iter().enumerate() {
@@ -404,19 +418,29 @@ impl DomainLexicon {
             };
             for atom in alts {
                 match atom {
-                    Atom::Word(w, _) => self.index.entry(w.clone()).or_default().first_of.push(p),
+                    Atom::Word(w, _) => index.entry(w.clone()).or_default().first_of.push(p),
                     Atom::Class(c) => {
                         for w in &self.classes[*c] {
-                            self.index.entry(w.clone()).or_default().first_of.push(p);
+                            index.entry(w.clone()).or_default().first_of.push(p);
                         }
                     }
                     Atom::Number { .. } => self.by_number.push(p),
                 }
             }
         }
-        for entry in self.index.values_mut() {
+        for entry in index.values_mut() {
             entry.first_of.sort_unstable();
             entry.first_of.dedup();
+        }
+        for w in ["no", "nobody", "noone", "nothing", "none", "never", "not"] {
+            index.entry(Box::from(w)).or_default().negation = true;
+        }
+        self.slots.clear();
+        self.entries.clear();
+        for (w, entry) in index {
+            self.slots
+                .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+            self.entries.push(entry);
         }
         self.by_number.sort_unstable();
         self.by_number.dedup();
@@ -461,7 +485,7 @@ impl DomainLexicon {
     }
 
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
-    pub(crate) fn apply(&self, tokens: &[Token<'_>], sentiments: &mut [f64]) -> Fired {
+    pub(crate) fn apply(&self, tokens: &[Token<'_>], sentiments: &mut [f64]) -> Fired<'_> {
         let mut fired = Fired::default();
         if !self.may_fire(tokens) {
             return fired;
@@ -472,13 +496,21 @@ impl DomainLexicon {
                 let n = Norm::of(t);
                 // The analyzer's word map marks words with rules; only odd tokens (punctuation
                 // VADER kept, curly apostrophes) need a lookup of their own.
-                let info = if n.word_is_lower && !t.domain {
-                    None
+                let info = if n.word_is_lower {
+                    self.entries.get(t.domain as usize)
                 } else {
-                    self.index.get(&*n.word)
+                    self.lookup(&n.word)
                 };
                 let number = n.number.or_else(|| info.and_then(|i| i.number));
-                Norm { info, number, ..n }
+                let negation = n.negation || info.is_some_and(|i| i.negation);
+                let unit = info.is_some_and(|i| i.unit);
+                Norm {
+                    info,
+                    number,
+                    negation,
+                    unit,
+                    ..n
+                }
             })
             .collect();
         // Sentence bounds for every token: [start, end).
@@ -511,24 +543,33 @@ impl DomainLexicon {
                 .info
                 .map(|i| i.first_of.as_slice())
                 .unwrap_or_default()
-                .iter();
+                .iter()
+                .map(|&p| (p, true));
+            // Number candidates still check their first element (`#>=10`).
             let numbers = norms[k]
                 .number
                 .is_some()
                 .then_some(self.by_number.iter())
                 .into_iter()
-                .flatten();
-            for &p in candidates.chain(numbers) {
+                .flatten()
+                .map(|&p| (p, false));
+            for (p, first_known) in candidates.chain(numbers) {
                 if best.is_some_and(|(_, bp)| bp < p) {
+                    // Candidates come in file order within each list: nothing later wins.
                     continue;
                 }
                 // A good outcome asked about ("has it been fixed?") is not one.
                 if self.phrases[p].valence > 0.0 && norms[k].question {
                     continue;
                 }
-                if let Some(last) =
-                    self.match_steps(&self.phrases[p].steps, &norms, k, sentence_end(k))
-                {
+                // The index only offers phrases whose first element matches this word.
+                let steps = &self.phrases[p].steps;
+                let found = if first_known {
+                    self.match_steps(&steps[1..], &norms, k + 1, sentence_end(k))
+                } else {
+                    self.match_steps(steps, &norms, k, sentence_end(k))
+                };
+                if let Some(last) = found {
                     best = Some((last, p));
                 }
             }
@@ -565,13 +606,13 @@ impl DomainLexicon {
             if valence < 0.0 {
                 complaints.push(last);
             }
-            fired.rules.push(phrase.id.clone());
+            fired.rules.push(&phrase.id);
             k = last + 1;
         }
 
         // 2. Waiting times: a duration near a waiting cue.
         for k in 0..tokens.len() {
-            if !norms[k].info.is_some_and(|i| i.unit) {
+            if !norms[k].unit {
                 continue;
             }
             let Some(unit) = self.units.get(&*norms[k].word) else {
@@ -604,8 +645,8 @@ impl DomainLexicon {
             sentiments[k] = valence;
             covered[k] = true;
             complaints.push(k);
-            fired.rules.push(unit.id.clone());
-            fired.rules.push(cue_id.clone());
+            fired.rules.push(&unit.id);
+            fired.rules.push(cue_id);
         }
 
         // 3. Sarcasm: a positive interjection before a complaint in the same sentence
@@ -641,7 +682,7 @@ impl DomainLexicon {
                 if same || (!(start..end).contains(&j) && alone(j)) {
                     sentiments[j] = -sentiments[j].abs();
                     covered[j] = true;
-                    fired.rules.push(id.clone());
+                    fired.rules.push(id);
                 }
             }
         }
@@ -665,9 +706,9 @@ impl DomainLexicon {
                 }
                 if any {
                     fired.rules.push(if closer {
-                        self.rule_closer.clone()
+                        &self.rule_closer
                     } else {
-                        self.rule_question.clone()
+                        &self.rule_question
                     });
                 }
             }
@@ -774,6 +815,8 @@ struct Norm<'t, 'd> {
     negation: bool,
     /// The token's sentence ends with a question mark.
     question: bool,
+    /// A duration word ("minutes", "weeks").
+    unit: bool,
     ends_sentence: bool,
     ends_clause: bool,
     sentence_start: usize,
@@ -797,13 +840,14 @@ impl<'t> Norm<'t, '_> {
             word_is_lower: false,
             negation: false,
             question: false,
+            unit: false,
             ends_sentence: false,
             ends_clause: false,
             sentence_start: 0,
             sentence_end: 0,
         };
         if Self::reuses_lower(token) {
-            norm.word = Cow::Borrowed(&*token.lower);
+            norm.word = Cow::Borrowed(token.lower);
             norm.word_is_lower = true;
         } else {
             norm.word = normalize_cow(token.raw);
@@ -820,12 +864,9 @@ impl<'t> Norm<'t, '_> {
         if norm.word.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             norm.number = parse_number(&norm.word);
         }
+        // VADER already checked its own lowercased word; a normalised one may differ ("didn’t").
         norm.negation = token.negation
-            || (norm.word.len() > 3 && norm.word.as_bytes().windows(3).any(|w| w == b"n't"))
-            || matches!(
-                &*norm.word,
-                "no" | "nobody" | "noone" | "nothing" | "none" | "never" | "not"
-            );
+            || (!norm.word_is_lower && norm.word.as_bytes().windows(3).any(|w| w == b"n't"));
         norm
     }
 }

@@ -188,7 +188,8 @@ impl Analyzer {
     fn run(&self, text: &str, explain: bool) -> (Scores, Vec<String>) {
         let text = self.vader.demojize(text);
         let words = self.words.as_deref().unwrap_or_else(|| self.vader.words());
-        let tokens = self.vader.tokenize(&text, words);
+        let mut arena = String::new();
+        let tokens = self.vader.tokenize(&text, words, &mut arena);
         let mut sentiments = self.vader.valences(&tokens);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {

@@ -175,25 +175,71 @@ const BOOSTERS: &[(&str, f64)] = &[
     ("sort-of", B_DECR),
 ];
 
+/// Words the rules compare tokens with, interned: comparing a token's symbol is an integer test,
+/// where comparing strings costs a `memcmp` per check.
+mod sym {
+    pub const NONE: u8 = 0;
+    pub const WORDS: &[&str] = &[
+        "no", "kind", "of", "but", "least", "at", "very", "never", "so", "this", "without",
+        "doubt", "or", "nor", "the", "shit", "bomb", "bad", "ass", "bus", "stop", "yeah", "right",
+        "beating", "heart", "kiss", "death", "to", "die", "for", "just", "enough", "sort",
+    ];
+    pub const NO: u8 = 1;
+    pub const KIND: u8 = 2;
+    pub const OF: u8 = 3;
+    pub const BUT: u8 = 4;
+    pub const LEAST: u8 = 5;
+    pub const AT: u8 = 6;
+    pub const VERY: u8 = 7;
+    pub const NEVER: u8 = 8;
+    pub const SO: u8 = 9;
+    pub const THIS: u8 = 10;
+    pub const WITHOUT: u8 = 11;
+    pub const DOUBT: u8 = 12;
+    pub const OR: u8 = 13;
+    pub const NOR: u8 = 14;
+    pub const THE: u8 = 15;
+    pub const SHIT: u8 = 16;
+    pub const BOMB: u8 = 17;
+    pub const BAD: u8 = 18;
+    pub const ASS: u8 = 19;
+    pub const BUS: u8 = 20;
+    pub const STOP: u8 = 21;
+    pub const YEAH: u8 = 22;
+    pub const RIGHT: u8 = 23;
+    pub const BEATING: u8 = 24;
+    pub const HEART: u8 = 25;
+    pub const KISS: u8 = 26;
+    pub const DEATH: u8 = 27;
+    pub const TO: u8 = 28;
+    pub const DIE: u8 = 29;
+    pub const FOR: u8 = 30;
+    pub const JUST: u8 = 31;
+    pub const ENOUGH: u8 = 32;
+    pub const SORT: u8 = 33;
+}
+
 /// Two-word boosters from the reference `BOOSTER_DICT` (only reachable as n-grams).
-const BIGRAM_BOOSTERS: &[([&str; 2], f64)] = &[
-    (["just", "enough"], B_DECR),
-    (["kind", "of"], B_DECR),
-    (["sort", "of"], B_DECR),
+const BIGRAM_BOOSTERS: &[([u8; 2], f64)] = &[
+    ([sym::JUST, sym::ENOUGH], B_DECR),
+    ([sym::KIND, sym::OF], B_DECR),
+    ([sym::SORT, sym::OF], B_DECR),
 ];
 
 /// Reference `SPECIAL_CASES` with two words (`badass` can never match a multi-word sequence).
-const SPECIAL_BIGRAMS: &[([&str; 2], f64)] = &[
-    (["the", "shit"], 3.0),
-    (["the", "bomb"], 3.0),
-    (["bad", "ass"], 1.5),
-    (["bus", "stop"], 0.0),
-    (["yeah", "right"], -2.0),
-    (["beating", "heart"], 3.5),
+const SPECIAL_BIGRAMS: &[([u8; 2], f64)] = &[
+    ([sym::THE, sym::SHIT], 3.0),
+    ([sym::THE, sym::BOMB], 3.0),
+    ([sym::BAD, sym::ASS], 1.5),
+    ([sym::BUS, sym::STOP], 0.0),
+    ([sym::YEAH, sym::RIGHT], -2.0),
+    ([sym::BEATING, sym::HEART], 3.5),
 ];
 /// Reference `SPECIAL_CASES` with three words.
-const SPECIAL_TRIGRAMS: &[([&str; 3], f64)] =
-    &[(["kiss", "of", "death"], -1.5), (["to", "die", "for"], 3.0)];
+const SPECIAL_TRIGRAMS: &[([u8; 3], f64)] = &[
+    ([sym::KISS, sym::OF, sym::DEATH], -1.5),
+    ([sym::TO, sym::DIE, sym::FOR], 3.0),
+];
 
 /// FxHash (as in rustc): the lexicon is trusted static data, so a fast non-keyed hash is fine
 /// and roughly halves lookup time compared with SipHash.
@@ -218,9 +264,17 @@ impl Hasher for FxHasher {
             buf.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(buf));
         }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
+        // Most words are shorter than 8 bytes: one multiply for the tail, not one per byte.
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..tail.len()].copy_from_slice(tail);
+            self.add(u64::from_le_bytes(buf) ^ ((tail.len() as u64) << 56));
         }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
     }
     #[inline]
     fn write_u8(&mut self, i: u8) {
@@ -305,33 +359,108 @@ pub(crate) struct Token<'t> {
     /// The token as split on whitespace, punctuation included (sentence boundaries need it).
     pub raw: &'t str,
     /// `word.lower()`.
-    pub lower: Cow<'t, str>,
+    pub lower: &'t str,
     /// Valence of `lower` in the lexicon, if it is there.
     pub lex: Option<f64>,
     /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
     pub booster: Option<f64>,
     /// `lower` is a negation word or contains "n't" (reference `negated`).
     pub negation: bool,
-    /// The analyzer's customer-service layer has rules about `lower`.
-    pub domain: bool,
+    /// Slot of `lower` in the analyzer's customer-service layer (`u32::MAX`: no rule uses it).
+    pub domain: u32,
     /// ... and some rule may start at it (it begins a phrase or is a duration).
     pub domain_trigger: bool,
+    /// `lower` as a [`sym`] symbol, or `sym::NONE`.
+    pub sym: u8,
     /// `word.isupper()`.
     pub upper: bool,
 }
 
 /// Everything the scorer needs to know about one lowercased word, found with one lookup.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct WordInfo {
     lex: Option<f64>,
     booster: Option<f64>,
     negation: bool,
-    domain: bool,
+    domain: u32,
     domain_trigger: bool,
+    sym: u8,
+}
+
+impl Default for WordInfo {
+    fn default() -> Self {
+        WordInfo {
+            lex: None,
+            booster: None,
+            negation: false,
+            domain: u32::MAX,
+            domain_trigger: false,
+            sym: sym::NONE,
+        }
+    }
+}
+
+/// A word of at most 24 bytes stored inline as its length and three little-endian words. The
+/// lexicon lookup is the hottest path: the key is built in registers straight from the token's
+/// bytes, and comparing it costs four integer compares instead of a pointer chase and `memcmp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShortKey([u64; 4]);
+
+impl ShortKey {
+    #[inline]
+    fn new(word: &str) -> Option<ShortKey> {
+        let bytes = word.as_bytes();
+        if bytes.len() > 24 {
+            return None;
+        }
+        let mut key = [bytes.len() as u64, 0, 0, 0];
+        for (slot, chunk) in key[1..].iter_mut().zip(bytes.chunks(8)) {
+            *slot = chunk
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        }
+        Some(ShortKey(key))
+    }
+}
+
+impl std::hash::Hash for ShortKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for word in self.0 {
+            state.write_u64(word);
+        }
+    }
 }
 
 /// Lowercased word → what the scorer (and the analyzer's domain layer) know about it.
-pub(crate) type WordMap = FxMap<Box<str>, WordInfo>;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WordMap {
+    short: FxMap<ShortKey, WordInfo>,
+    /// Words longer than 24 bytes (none in VADER's lexicon; possible in domain files).
+    long: FxMap<Box<str>, WordInfo>,
+}
+
+impl WordMap {
+    pub(crate) fn get(&self, word: &str) -> Option<&WordInfo> {
+        match ShortKey::new(word) {
+            Some(key) => self.short.get(&key),
+            None => self.long.get(word),
+        }
+    }
+
+    fn entry(&mut self, word: &str) -> &mut WordInfo {
+        match ShortKey::new(word) {
+            Some(key) => self.short.entry(key).or_default(),
+            None => self.long.entry(Box::from(word)).or_default(),
+        }
+    }
+
+    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = &WordInfo> {
+        self.short.values().chain(self.long.values())
+    }
+}
 
 /// The loaded lexicons. Built once per process (see [`super::Analyzer`]) and shared.
 #[derive(Debug)]
@@ -365,15 +494,18 @@ impl Vader {
                 }
             }
         }
-        let mut words: FxMap<Box<str>, WordInfo> = FxMap::default();
+        let mut words = WordMap::default();
         for (word, v) in lexicon {
-            words.entry(word).or_default().lex = Some(v);
+            words.entry(&word).lex = Some(v);
         }
         for &(word, b) in BOOSTERS {
-            words.entry(Box::from(word)).or_default().booster = Some(b);
+            words.entry(word).booster = Some(b);
         }
         for &word in NEGATE {
-            words.entry(Box::from(word)).or_default().negation = true;
+            words.entry(word).negation = true;
+        }
+        for (k, &word) in sym::WORDS.iter().enumerate() {
+            words.entry(word).sym = u8::try_from(k + 1).unwrap_or(sym::NONE);
         }
         Vader { words, emojis }
     }
@@ -387,12 +519,12 @@ impl Vader {
     /// lookup per token serves both.
     pub(crate) fn words_with_domain<'a>(
         &self,
-        domain_words: impl Iterator<Item = (&'a str, bool)>,
+        domain_words: impl Iterator<Item = (&'a str, u32, bool)>,
     ) -> WordMap {
         let mut words = self.words.clone();
-        for (w, trigger) in domain_words {
-            let info = words.entry(Box::from(w)).or_default();
-            info.domain = true;
+        for (w, slot, trigger) in domain_words {
+            let info = words.entry(w);
+            info.domain = slot;
             info.domain_trigger = trigger;
         }
         words
@@ -440,49 +572,51 @@ impl Vader {
     }
 
     /// Splits a demojized text into tokens (reference `SentiText`).
-    pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
-        let make = |raw: &'t str| {
-            let (lower, upper) = if raw.is_ascii() {
-                // Same results as the general path below, without decoding characters.
-                let word = strip_punc_if_word(raw);
+    pub(crate) fn tokenize<'t>(
+        &self,
+        text: &'t str,
+        words: &WordMap,
+        arena: &'t mut String,
+    ) -> Vec<Token<'t>> {
+        // Pass 1: split and strip; lowercase what needs it into one arena for the whole message
+        // rather than one allocation per capitalised word.
+        // (raw token, stripped word, its lowercase in the arena if it differs, ALL CAPS)
+        type Span<'t> = (&'t str, &'t str, Option<(usize, usize)>, bool);
+        let mut spans: Vec<Span<'t>> = Vec::with_capacity(text.len() / 5 + 1);
+        let mut split = |raw: &'t str| {
+            let word = strip_punc_if_word(raw);
+            if word.is_ascii() {
                 let (mut has_upper, mut has_lower) = (false, false);
                 for b in word.bytes() {
                     has_upper |= b.is_ascii_uppercase();
                     has_lower |= b.is_ascii_lowercase();
                 }
-                let lower = if has_upper {
-                    Cow::Owned(word.to_ascii_lowercase())
-                } else {
-                    Cow::Borrowed(word)
-                };
-                (lower, has_upper && !has_lower)
+                let range = has_upper.then(|| {
+                    let start = arena.len();
+                    arena.push_str(word);
+                    arena[start..].make_ascii_lowercase();
+                    (start, arena.len())
+                });
+                spans.push((raw, word, range, has_upper && !has_lower));
             } else {
-                let word = strip_punc_if_word(raw);
-                (py_lower(word), py_isupper(word))
-            };
-            let info = words.get(&*lower).copied().unwrap_or_default();
-            let negation =
-                info.negation || (lower.bytes().any(|b| b == b'\'') && lower.contains("n't"));
-            Token {
-                raw,
-                lower,
-                lex: info.lex,
-                booster: info.booster,
-                domain: info.domain,
-                domain_trigger: info.domain_trigger,
-                negation,
-                upper,
+                let range = match py_lower(word) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(lower) => {
+                        let start = arena.len();
+                        arena.push_str(&lower);
+                        Some((start, arena.len()))
+                    }
+                };
+                spans.push((raw, word, range, py_isupper(word)));
             }
         };
-        let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
         if text.is_ascii() {
             let is_space = |b: u8| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ');
-            let bytes = text.as_bytes();
             let mut start = None;
-            for (k, &b) in bytes.iter().enumerate() {
+            for (k, &b) in text.as_bytes().iter().enumerate() {
                 match (is_space(b), start) {
                     (true, Some(s)) => {
-                        tokens.push(make(&text[s..k]));
+                        split(&text[s..k]);
                         start = None;
                     }
                     (false, None) => start = Some(k),
@@ -490,16 +624,35 @@ impl Vader {
                 }
             }
             if let Some(s) = start {
-                tokens.push(make(&text[s..]));
+                split(&text[s..]);
             }
         } else {
-            tokens.extend(
-                text.split(py_isspace)
-                    .filter(|raw| !raw.is_empty())
-                    .map(make),
-            );
+            text.split(py_isspace)
+                .filter(|raw| !raw.is_empty())
+                .for_each(&mut split);
         }
-        tokens
+        // Pass 2: one lookup per token.
+        let arena: &'t String = arena;
+        spans
+            .into_iter()
+            .map(|(raw, word, range, upper)| {
+                let lower = range.map_or(word, |(a, b)| &arena[a..b]);
+                let info = words.get(lower).copied().unwrap_or_default();
+                let negation =
+                    info.negation || (lower.bytes().any(|b| b == b'\'') && lower.contains("n't"));
+                Token {
+                    raw,
+                    lower,
+                    lex: info.lex,
+                    booster: info.booster,
+                    domain: info.domain,
+                    domain_trigger: info.domain_trigger,
+                    sym: info.sym,
+                    negation,
+                    upper,
+                }
+            })
+            .collect()
     }
 
     /// Per-token valences before the `but` rule (reference `polarity_scores` loop and
@@ -509,10 +662,12 @@ impl Vader {
         // Reference `allcap_differential`: some but not all tokens are ALL CAPS.
         let allcaps = tokens.iter().filter(|t| t.upper).count();
         let is_cap_diff = allcaps > 0 && allcaps < n;
-        let low = |k: usize| -> &str { &tokens[k].lower };
+        let low = |k: usize| tokens[k].sym;
         let mut sentiments = Vec::with_capacity(n);
         for (i, token) in tokens.iter().enumerate() {
-            if token.booster.is_some() || (i + 1 < n && low(i) == "kind" && low(i + 1) == "of") {
+            if token.booster.is_some()
+                || (i + 1 < n && low(i) == sym::KIND && low(i + 1) == sym::OF)
+            {
                 sentiments.push(0.0);
                 continue;
             }
@@ -521,13 +676,13 @@ impl Vader {
                 continue;
             };
             let mut valence = lex_valence;
-            if low(i) == "no" && i != n - 1 && tokens[i + 1].lex.is_some() {
+            if low(i) == sym::NO && i != n - 1 && tokens[i + 1].lex.is_some() {
                 // "no" negates the next lexicon word instead of carrying its own valence.
                 valence = 0.0;
             }
-            if (i > 0 && low(i - 1) == "no")
-                || (i > 1 && low(i - 2) == "no")
-                || (i > 2 && low(i - 3) == "no" && matches!(low(i - 1), "or" | "nor"))
+            if (i > 0 && low(i - 1) == sym::NO)
+                || (i > 1 && low(i - 2) == sym::NO)
+                || (i > 2 && low(i - 3) == sym::NO && matches!(low(i - 1), sym::OR | sym::NOR))
             {
                 valence = lex_valence * N_SCALAR;
             }
@@ -580,13 +735,13 @@ fn scalar_inc_dec(prev: &Token<'_>, valence: f64, is_cap_diff: bool) -> f64 {
 
 /// Reference `_negation_check`.
 fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) -> f64 {
-    let low = |k: usize| -> &str { &tokens[k].lower };
+    let low = |k: usize| tokens[k].sym;
     match start_i {
         0 if tokens[i - 1].negation => valence * N_SCALAR,
         1 => {
-            if low(i - 2) == "never" && matches!(low(i - 1), "so" | "this") {
+            if low(i - 2) == sym::NEVER && matches!(low(i - 1), sym::SO | sym::THIS) {
                 valence * 1.25
-            } else if low(i - 2) == "without" && low(i - 1) == "doubt" {
+            } else if low(i - 2) == sym::WITHOUT && low(i - 1) == sym::DOUBT {
                 valence
             } else if tokens[i - 2].negation {
                 valence * N_SCALAR
@@ -595,11 +750,13 @@ fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) 
             }
         }
         2 => {
-            if (low(i - 3) == "never" && matches!(low(i - 2), "so" | "this"))
-                || matches!(low(i - 1), "so" | "this")
+            if (low(i - 3) == sym::NEVER && matches!(low(i - 2), sym::SO | sym::THIS))
+                || matches!(low(i - 1), sym::SO | sym::THIS)
             {
                 valence * 1.25
-            } else if low(i - 3) == "without" && (low(i - 2) == "doubt" || low(i - 1) == "doubt") {
+            } else if low(i - 3) == sym::WITHOUT
+                && (low(i - 2) == sym::DOUBT || low(i - 1) == sym::DOUBT)
+            {
                 valence
             } else if tokens[i - 3].negation {
                 valence * N_SCALAR
@@ -611,28 +768,26 @@ fn negation_check(valence: f64, tokens: &[Token<'_>], start_i: usize, i: usize) 
     }
 }
 
-fn bigram_in<'a, T: Copy>(table: &'a [([&str; 2], T)], a: &str, b: &str) -> Option<&'a T> {
+fn bigram_in(table: &[([u8; 2], f64)], a: u8, b: u8) -> Option<f64> {
+    if a == sym::NONE || b == sym::NONE {
+        return None;
+    }
     table
         .iter()
         .find(|(k, _)| k[0] == a && k[1] == b)
-        .map(|(_, v)| v)
+        .map(|(_, v)| *v)
 }
 
-fn trigram_in<'a, T: Copy>(
-    table: &'a [([&str; 3], T)],
-    a: &str,
-    b: &str,
-    c: &str,
-) -> Option<&'a T> {
-    table
-        .iter()
-        .find(|(k, _)| k[0] == a && k[1] == b && k[2] == c)
-        .map(|(_, v)| v)
+fn trigram_in(table: &[([u8; 3], f64)], a: u8, b: u8, c: u8) -> Option<f64> {
+    if a == sym::NONE || b == sym::NONE || c == sym::NONE {
+        return None;
+    }
+    table.iter().find(|(k, _)| k == &[a, b, c]).map(|(_, v)| *v)
 }
 
 /// Reference `_special_idioms_check`; only called with `i >= 3`.
 fn special_idioms(mut valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
-    let low = |k: usize| -> &str { &tokens[k].lower };
+    let low = |k: usize| tokens[k].sym;
     let (w3, w2, w1, w0) = (low(i - 3), low(i - 2), low(i - 1), low(i));
     // Same order as the reference: onezero, twoonezero, twoone, threetwoone, threetwo.
     let first = bigram_in(SPECIAL_BIGRAMS, w1, w0)
@@ -640,23 +795,23 @@ fn special_idioms(mut valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
         .or_else(|| bigram_in(SPECIAL_BIGRAMS, w2, w1))
         .or_else(|| trigram_in(SPECIAL_TRIGRAMS, w3, w2, w1))
         .or_else(|| bigram_in(SPECIAL_BIGRAMS, w3, w2));
-    if let Some(&v) = first {
+    if let Some(v) = first {
         valence = v;
     }
     let n = tokens.len();
     if n - 1 > i
-        && let Some(&v) = bigram_in(SPECIAL_BIGRAMS, w0, low(i + 1))
+        && let Some(v) = bigram_in(SPECIAL_BIGRAMS, w0, low(i + 1))
     {
         valence = v;
     }
     if n - 1 > i + 1
-        && let Some(&v) = trigram_in(SPECIAL_TRIGRAMS, w0, low(i + 1), low(i + 2))
+        && let Some(v) = trigram_in(SPECIAL_TRIGRAMS, w0, low(i + 1), low(i + 2))
     {
         valence = v;
     }
     // Booster n-grams: threetwoone (never a bigram), threetwo, twoone.
     for (a, b) in [(w3, w2), (w2, w1)] {
-        if let Some(&v) = bigram_in(BIGRAM_BOOSTERS, a, b) {
+        if let Some(v) = bigram_in(BIGRAM_BOOSTERS, a, b) {
             valence += v;
         }
     }
@@ -665,10 +820,10 @@ fn special_idioms(mut valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
 
 /// Reference `_least_check`.
 fn least_check(valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
-    if i > 0 && tokens[i - 1].lex.is_none() && tokens[i - 1].lower == "least" {
+    if i > 0 && tokens[i - 1].lex.is_none() && tokens[i - 1].sym == sym::LEAST {
         if i > 1 {
-            let before = &*tokens[i - 2].lower;
-            if before != "at" && before != "very" {
+            let before = tokens[i - 2].sym;
+            if before != sym::AT && before != sym::VERY {
                 return valence * N_SCALAR;
             }
             return valence;
@@ -687,7 +842,7 @@ fn value_key(v: f64) -> u64 {
 /// *first* position holding an equal value (`list.index`), which is not always its own. A map
 /// from value to the set of positions holding it makes this `n log n` instead of quadratic.
 pub(crate) fn but_check(tokens: &[Token<'_>], sentiments: &mut [f64]) {
-    let Some(bi) = tokens.iter().position(|t| t.lower == "but") else {
+    let Some(bi) = tokens.iter().position(|t| t.sym == sym::BUT) else {
         return;
     };
     let mut positions: FxMap<u64, BTreeSet<usize>> = FxMap::default();
@@ -832,7 +987,8 @@ mod tests {
         // position 2 finds index 0 first and halves it again; the last 2.0 is itself.
         let v = Vader::embedded();
         let text = "x but y z";
-        let tokens = v.tokenize(text, v.words());
+        let mut arena = String::new();
+        let tokens = v.tokenize(text, v.words(), &mut arena);
         let mut s = vec![2.0, 0.0, 1.0, 2.0];
         but_check(&tokens, &mut s);
         assert_eq!(s, vec![0.5, 0.0, 1.0, 3.0]);
