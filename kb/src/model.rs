@@ -131,6 +131,9 @@ impl Default for TrainOptions {
     }
 }
 
+/// Training skips examples whose margin last time exceeded this (see `Linear::train`).
+const SHRINK_MARGIN: f32 = 1.2;
+
 /// Per-class linear scores, weights stored feature-major so scoring one sparse query touches a
 /// few hundred contiguous rows of `classes` floats.
 #[derive(Clone, Debug)]
@@ -162,9 +165,18 @@ impl Linear {
         let mut rng = Rng::new(opts.seed);
         let mut t = 1.0_f32;
         if k >= 2 {
-            for _ in 0..opts.epochs {
+            // Shrinking: an example far beyond the margin is very unlikely to need an update in
+            // the next pass, so middle passes skip it (as a step without an update, which is
+            // what it would most likely have been); the first and last passes see everything.
+            let mut margin = vec![0.0_f32; examples.len()];
+            for epoch in 0..opts.epochs {
+                let check_all = epoch == 0 || epoch + 1 == opts.epochs;
                 rng.shuffle(&mut order);
                 for &i in &order {
+                    if !check_all && margin[i] > SHRINK_MARGIN {
+                        t += 1.0;
+                        continue;
+                    }
                     let ex = &examples[i];
                     score_into(&w, k, features, &ex.x, &mut scores);
                     let y = ex.class as usize;
@@ -174,7 +186,8 @@ impl Linear {
                             if *s > best.1 { (c, *s) } else { best }
                         },
                     );
-                    let loss = 1.0 - (scores[y] - sr);
+                    margin[i] = scores[y] - sr;
+                    let loss = 1.0 - margin[i];
                     if loss > 0.0 {
                         // ||x||² = 1 (normalised) plus the bias feature's 1.
                         let tau = (loss / 4.0).min(opts.c * ex.weight);
