@@ -132,19 +132,33 @@ impl std::fmt::Debug for KnowledgeBase {
 impl KnowledgeBase {
     /// An empty knowledge base whose index lives in memory (tests, `hark kb ask --kb FILE`).
     pub fn in_memory(lang: Language) -> Result<Self, KbError> {
-        Self::start(KbIndex::in_ram(lang)?, lang)
+        Self::start(KbIndex::in_ram(lang)?, lang, false)
     }
 
     /// Opens the index in `dir` (created if missing) and retrains from the articles stored there.
+    /// If the index was written for another language, it is rewritten with this one's stemmer.
     pub fn open(dir: &Path, lang: Language) -> Result<Self, KbError> {
-        Self::start(KbIndex::open(dir, lang)?, lang)
+        let (index, stale) = KbIndex::open(dir, lang)?;
+        let kb = Self::start(index, lang, stale)?;
+        if stale {
+            KbIndex::mark_language(dir, lang)?;
+        }
+        Ok(kb)
     }
 
-    fn start(index: KbIndex, lang: Language) -> Result<Self, KbError> {
-        let writer = index.writer()?;
+    fn start(index: KbIndex, lang: Language, rewrite: bool) -> Result<Self, KbError> {
+        let mut writer = index.writer()?;
         let featurizer = Featurizer::new(lang);
-        let searcher = index.refreshed_searcher()?;
+        let mut searcher = index.refreshed_searcher()?;
         let articles = index.stored_articles(&searcher)?;
+        if rewrite && !articles.is_empty() {
+            writer.delete_all_documents()?;
+            for article in &articles {
+                index.add(&writer, article)?;
+            }
+            writer.commit()?;
+            searcher = index.refreshed_searcher()?;
+        }
         let brain = build_brain(lang, &featurizer, &articles)?;
         let state = State::new(searcher, articles, brain);
         Ok(KnowledgeBase {

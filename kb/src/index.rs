@@ -24,6 +24,9 @@ const BOOST_TAGS: f32 = 1.0;
 const BOOST_ANSWER: f32 = 0.5;
 /// Trigram matches are many and weak each; they decide only when words do not match (typos).
 const BOOST_GRAMS: f32 = 0.15;
+/// Beside tantivy's files: the language whose stemmer wrote the terms. Terms stemmed for
+/// one language do not match queries stemmed for another, so a change means a rewrite.
+const LANGUAGE_FILE: &str = "hark-kb-language";
 /// Caps on query clauses, which bound retrieval time for long messages.
 const MAX_QUERY_STEMS: usize = 32;
 const MAX_QUERY_GRAMS: usize = 48;
@@ -89,11 +92,25 @@ impl KbIndex {
         Self::with_index(Index::create_in_ram(schema), fields, lang)
     }
 
-    pub(crate) fn open(dir: &Path, lang: Language) -> Result<Self, KbError> {
+    /// Opens or creates the index in `dir`. The flag says whether the index was written with
+    /// another language's stemmer (or by an unknown version) and must be rewritten.
+    pub(crate) fn open(dir: &Path, lang: Language) -> Result<(Self, bool), KbError> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema();
         let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
-        Self::with_index(index, fields, lang)
+        let marker = dir.join(LANGUAGE_FILE);
+        let stale = match std::fs::read_to_string(&marker) {
+            Ok(written) => written.trim() != lang.to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e.into()),
+        };
+        Ok((Self::with_index(index, fields, lang)?, stale))
+    }
+
+    /// Records which stemmer the index in `dir` was written with (after a successful rewrite).
+    pub(crate) fn mark_language(dir: &Path, lang: Language) -> Result<(), KbError> {
+        std::fs::write(dir.join(LANGUAGE_FILE), lang.to_string())?;
+        Ok(())
     }
 
     fn with_index(index: Index, fields: Fields, lang: Language) -> Result<Self, KbError> {

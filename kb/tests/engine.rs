@@ -214,6 +214,106 @@ fn upsert_remove_and_reopen_keep_index_and_model_in_step() {
 }
 
 #[test]
+fn reopening_with_another_language_rewrites_the_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let kb = KnowledgeBase::open(dir.path(), Language::English).expect("open");
+        kb.rebuild(vec![
+            article(
+                "lieferung",
+                "Lieferzeiten",
+                "Lieferungen kommen in 3 bis 5 Werktagen an.",
+                &[],
+            ),
+            article(
+                "rueckgabe",
+                "Rücksendungen",
+                "Sie können Artikel innerhalb von 30 Tagen zurücksenden.",
+                &[],
+            ),
+        ])
+        .expect("rebuild");
+    }
+    let kb = KnowledgeBase::open(dir.path(), Language::German).expect("reopen in German");
+    assert_eq!(kb.language(), Language::German);
+    assert_eq!(kb.len(), 2);
+    // "Lieferung" stems to "liefer" in German; the English-stemmed index held "lieferungen".
+    let hits = kb.search("Lieferung", 1);
+    assert_eq!(
+        hits.first().map(|s| s.article_id.as_str()),
+        Some("lieferung"),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn readers_see_whole_generations_while_rebuilding() {
+    let kb = std::sync::Arc::new(shop_kb());
+    let other = vec![
+        article(
+            "a1",
+            "Opening hours",
+            "We are open from 9 to 5.",
+            &["when are you open"],
+        ),
+        article(
+            "a2",
+            "Parking",
+            "Free parking behind the shop.",
+            &["where can I park"],
+        ),
+        article(
+            "a3",
+            "Pets",
+            "Dogs are welcome in the shop.",
+            &["can I bring my dog"],
+        ),
+    ];
+    let known: std::collections::HashSet<String> = shop()
+        .into_iter()
+        .chain(other.clone())
+        .map(|a| a.id)
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (kb, stop, known) = (kb.clone(), stop.clone(), known.clone());
+            std::thread::spawn(move || {
+                let mut asked = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || asked == 0 {
+                    for q in ["how long does delivery take?", "when are you open", "xyz"] {
+                        let d = kb.ask(q);
+                        for id in d
+                            .article_id
+                            .iter()
+                            .chain(d.suggestions.iter().map(|s| &s.article_id))
+                        {
+                            assert!(known.contains(id), "unknown article {id}");
+                        }
+                        asked += 1;
+                    }
+                }
+                asked
+            })
+        })
+        .collect();
+    for round in 0..4 {
+        let articles = if round % 2 == 0 {
+            other.clone()
+        } else {
+            shop()
+        };
+        let expected = articles.len();
+        kb.rebuild(articles).expect("rebuild");
+        assert_eq!(kb.len(), expected);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        assert!(reader.join().expect("reader did not panic") > 0);
+    }
+}
+
+#[test]
 fn invalid_articles_are_rejected_before_anything_changes() {
     let kb = shop_kb();
     let bad = article("", "No id", "answer", &[]);
