@@ -351,6 +351,26 @@ mod sentiment {
     }
 
     #[test]
+    fn how_to_questions_name_problems_without_complaining() {
+        for text in [
+            "How do I return a broken item?",
+            "What happens if my parcel is lost?",
+            "What if it never arrives?",
+            "Thank you for the email. What time will the engineer arrive?",
+        ] {
+            let a = Analyzer::new().analyze(text);
+            assert_eq!(a.scores.label, Label::Neutral, "{text}: {a:?}");
+        }
+        // A real complaint in the question, or a "why", stays negative.
+        for text in [
+            "Why is my order so late?",
+            "Can you tell me why my order never arrived?",
+        ] {
+            assert_eq!(Analyzer::new().score(text).label, Label::Negative, "{text}");
+        }
+    }
+
+    #[test]
     fn pattern_gaps_never_skip_a_negation() {
         assert_eq!(
             Analyzer::new().score("The issue still isn't fixed.").label,

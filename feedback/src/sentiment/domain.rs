@@ -99,6 +99,7 @@ pub(crate) struct DomainLexicon {
     by_number: Vec<usize>,
     rule_question: RuleId,
     rule_closer: RuleId,
+    rule_how_to: RuleId,
 }
 
 impl Default for DomainLexicon {
@@ -119,6 +120,7 @@ impl Default for DomainLexicon {
             by_number: Vec::new(),
             rule_question: rule("question-positive"),
             rule_closer: rule("closing-thanks"),
+            rule_how_to: rule("how-to-question"),
         }
     }
 }
@@ -689,12 +691,15 @@ impl DomainLexicon {
 
         // 4. Questions ask, they do not praise: positive words in a question sentence carry no
         //    sentiment ("Is it dishwasher safe?", "Do you have a better price?"), and a bare
-        //    "Thanks!" closing a question is politeness, not praise.
+        //    "Thanks!" (or "Thanks for the email.") next to a question is politeness, not praise.
+        //    A how-to question without a complaint names its topic, it does not complain about it:
+        //    "How do I return a broken item?", "What happens if my parcel is lost?".
         let mut k = 0;
         while k < norms.len() {
             let (s, e) = (sentence_start(k), sentence_end(k));
-            let after_question = s > 0 && norms[s - 1].question;
-            let closer = after_question && !norms[s].question && is_closer(&norms[s..e]);
+            let next_question = e < norms.len() && norms[e].question;
+            let beside_question = (s > 0 && norms[s - 1].question) || next_question;
+            let closer = beside_question && !norms[s].question && is_closer(&norms[s..e]);
             if norms[k].question || closer {
                 let mut any = false;
                 for j in s..e {
@@ -712,10 +717,46 @@ impl DomainLexicon {
                     });
                 }
             }
+            // A complaint inside "if …" is hypothetical ("What if it never arrives?").
+            let hypothetical = (s..e)
+                .find(|&j| matches!(&*norms[j].word, "if" | "case" | "suppose" | "whether"))
+                .unwrap_or(e);
+            if norms[k].question
+                && is_how_to(&norms[s..e])
+                && !complaints.iter().any(|c| (s..hypothetical).contains(c))
+            {
+                let mut any = false;
+                for j in s..e {
+                    if (!covered[j] || j > hypothetical) && sentiments[j] < 0.0 {
+                        sentiments[j] = 0.0;
+                        covered[j] = true;
+                        any = true;
+                    }
+                }
+                if any {
+                    fired.rules.push(&self.rule_how_to);
+                }
+            }
             k = e;
         }
         fired
     }
+}
+
+/// A question asking how, where, whether or what happens: its first word is a question word or
+/// an auxiliary ("How do I…", "Can I…", "What happens if…"); "why" questions are complaints.
+fn is_how_to(sentence: &[Norm<'_, '_>]) -> bool {
+    const OPENERS: &[&str] = &[
+        "how", "where", "can", "could", "may", "is", "are", "do", "does", "what", "what's",
+        "whats", "which", "when", "will", "would", "should", "shall", "if", "hi", "hello", "hey",
+    ];
+    let first = sentence.iter().find(|t| {
+        !matches!(
+            &*t.word,
+            "hi" | "hello" | "hey" | "so" | "and" | "also" | ""
+        )
+    });
+    first.is_some_and(|t| OPENERS.contains(&&*t.word))
 }
 
 /// A sentence that is only a positive exclamation, maybe with "oh", "just", "how", "so", "really":
@@ -733,14 +774,39 @@ fn is_exclamation(sentence: &[Norm<'_, '_>], at: usize) -> bool {
             .all(|(k, t)| k == at || FILLER.contains(&&*t.word))
 }
 
-/// A sentence that only thanks: "Thanks!", "Thank you so much.", "Cheers", "Thanks in advance".
+/// A sentence that only thanks: "Thanks!", "Thank you so much.", "Thanks for the email.".
 fn is_closer(sentence: &[Norm<'_, '_>]) -> bool {
     const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "ta", "tia"];
     const FILLER: &[&str] = &[
-        "you", "so", "much", "a", "lot", "very", "in", "advance", "again", "guys", "all", "team",
-        "kindly", "many", "for", "your", "help", "",
+        "you",
+        "so",
+        "much",
+        "a",
+        "lot",
+        "very",
+        "in",
+        "advance",
+        "again",
+        "guys",
+        "all",
+        "team",
+        "kindly",
+        "many",
+        "for",
+        "your",
+        "help",
+        "the",
+        "email",
+        "reply",
+        "message",
+        "update",
+        "info",
+        "information",
+        "response",
+        "answer",
+        "",
     ];
-    sentence.len() <= 6
+    sentence.len() <= 7
         && sentence.iter().any(|t| THANKS.contains(&&*t.word))
         && sentence
             .iter()
