@@ -718,9 +718,12 @@ impl DomainLexicon {
                 }
             }
             // A complaint inside "if …" is hypothetical ("What if it never arrives?").
-            let hypothetical = (s..e)
-                .find(|&j| matches!(&*norms[j].word, "if" | "case" | "suppose" | "whether"))
-                .unwrap_or(e);
+            let hypothetical = || {
+                (s..e)
+                    .find(|&j| matches!(&*norms[j].word, "if" | "case" | "suppose" | "whether"))
+                    .unwrap_or(e)
+            };
+            let hypothetical = if norms[k].question { hypothetical() } else { e };
             if norms[k].question
                 && is_how_to(&norms[s..e])
                 && !complaints.iter().any(|c| (s..hypothetical).contains(c))
@@ -743,20 +746,43 @@ impl DomainLexicon {
     }
 }
 
-/// A question asking how, where, whether or what happens: its first word is a question word or
-/// an auxiliary ("How do I…", "Can I…", "What happens if…"); "why" questions are complaints.
+/// A question asking how, where, whether or what happens: its first word (after "hi", "just",
+/// "I was"…) is a question word, an auxiliary or "wondering" ("How do I…", "Can I…", "Just
+/// wondering if…"); "why" questions are complaints.
 fn is_how_to(sentence: &[Norm<'_, '_>]) -> bool {
     const OPENERS: &[&str] = &[
-        "how", "where", "can", "could", "may", "is", "are", "do", "does", "what", "what's",
-        "whats", "which", "when", "will", "would", "should", "shall", "if", "hi", "hello", "hey",
+        "how",
+        "where",
+        "can",
+        "could",
+        "may",
+        "is",
+        "are",
+        "do",
+        "does",
+        "what",
+        "what's",
+        "whats",
+        "which",
+        "when",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "if",
+        "wondering",
+        "wonder",
+        "curious",
+        "question",
     ];
-    let first = sentence.iter().find(|t| {
-        !matches!(
-            &*t.word,
-            "hi" | "hello" | "hey" | "so" | "and" | "also" | ""
-        )
-    });
-    first.is_some_and(|t| OPENERS.contains(&&*t.word))
+    const SKIP: &[&str] = &[
+        "hi", "hello", "hey", "so", "and", "also", "just", "i", "i'm", "im", "was", "quick", "",
+    ];
+    sentence
+        .iter()
+        .filter(|t| !SKIP.contains(&&*t.word))
+        .take(1)
+        .any(|t| OPENERS.contains(&&*t.word))
 }
 
 /// A sentence that is only a positive exclamation, maybe with "oh", "just", "how", "so", "really":
