@@ -77,6 +77,13 @@ impl Vocab {
         out
     }
 
+    /// The word block alone, L2-normalised.
+    pub(crate) fn words_only(&self, features: &Features) -> SparseVec {
+        let mut out = Vec::with_capacity(features.words.len());
+        self.block(&features.words, &mut out);
+        out
+    }
+
     fn block(&self, keys: &[u64], out: &mut SparseVec) {
         let start = out.len();
         let mut cols: Vec<u32> = keys
@@ -133,6 +140,9 @@ impl Default for TrainOptions {
 
 /// Training skips examples whose margin last time exceeded this (see `Linear::train`).
 const SHRINK_MARGIN: f32 = 1.2;
+
+/// Weight of the best neighbour's cosine similarity added to the linear score.
+const NEIGHBOUR_WEIGHT: f32 = 0.5;
 
 /// Per-class linear scores, weights stored feature-major so scoring one sparse query touches a
 /// few hundred contiguous rows of `classes` floats.
@@ -239,6 +249,61 @@ pub(crate) struct Model {
     pub featurizer: Featurizer,
     pub vocab: Vocab,
     pub linear: Linear,
+    neighbours: Neighbours,
+}
+
+/// The training texts indexed by their word features (stems and word bigrams), to find each
+/// article's most similar example for a query: near-paraphrases of a known question are the
+/// surest answers, and a linear model alone averages them away.
+#[derive(Clone, Debug, Default)]
+struct Neighbours {
+    postings: HashMap<u32, Vec<(u32, f32)>>,
+    class_of: Vec<u32>,
+    classes: usize,
+}
+
+impl Neighbours {
+    fn build(vocab: &Vocab, texts: &[(&Features, u32, f32)], classes: usize) -> Self {
+        let mut postings: HashMap<u32, Vec<(u32, f32)>> = HashMap::new();
+        let mut class_of = Vec::with_capacity(texts.len());
+        for (i, (features, class, _)) in texts.iter().enumerate() {
+            for (col, v) in vocab.words_only(features) {
+                postings.entry(col).or_default().push((i as u32, v));
+            }
+            class_of.push(*class);
+        }
+        // Words in more than one text in twenty ("my", "card" in a card FAQ) cost the most to
+        // scan and tell the least apart; similarity is measured on the rest.
+        let common = (texts.len() / 20).max(50);
+        postings.retain(|_, list| list.len() <= common);
+        Neighbours {
+            postings,
+            class_of,
+            classes,
+        }
+    }
+
+    /// Per class, the highest cosine similarity between the query's word features and one of
+    /// the class's texts.
+    fn best_per_class(&self, query: &SparseVec) -> Vec<f32> {
+        // Dense accumulator: one float per training text is cheaper than hashing each hit.
+        let mut sims = vec![0.0_f32; self.class_of.len()];
+        for (col, v) in query {
+            if let Some(list) = self.postings.get(col) {
+                for (ex, w) in list {
+                    sims[*ex as usize] += v * w;
+                }
+            }
+        }
+        let mut best = vec![0.0_f32; self.classes];
+        for (sim, class) in sims.iter().zip(&self.class_of) {
+            let b = &mut best[*class as usize];
+            if *sim > *b {
+                *b = *sim;
+            }
+        }
+        best
+    }
 }
 
 impl Model {
@@ -260,15 +325,24 @@ impl Model {
             })
             .collect();
         let linear = Linear::train(&examples, classes, vocab.len(), opts);
+        let neighbours = Neighbours::build(&vocab, texts, classes);
         Model {
             featurizer: featurizer.clone(),
             vocab,
             linear,
+            neighbours,
         }
     }
 
     pub(crate) fn scores(&self, features: &Features) -> Vec<f32> {
-        self.linear.scores(&self.vocab.vectorize(features))
+        let mut scores = self.linear.scores(&self.vocab.vectorize(features));
+        let near = self
+            .neighbours
+            .best_per_class(&self.vocab.words_only(features));
+        for (s, n) in scores.iter_mut().zip(near) {
+            *s += NEIGHBOUR_WEIGHT * n;
+        }
+        scores
     }
 
     /// Whether the model saw this stemmed word in training (if not, it may be a typo).
