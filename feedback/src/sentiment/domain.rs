@@ -90,7 +90,11 @@ pub(crate) struct DomainLexicon {
     /// Word → everything the rules know about it (derived; one lookup per token).
     slots: FxMap<Box<str>, u32>,
     /// Indexed by slot; the analyzer's word map carries each word's slot.
-    entries: Vec<WordIndex>,
+    entries: Vec<Entry>,
+    /// `first_of` lists of all entries, back to back (one small block stays in cache).
+    first_pool: Vec<u32>,
+    /// Each phrase's valence, apart from its steps, for the candidate loop.
+    valences: Vec<f64>,
     pub(crate) phrases: Vec<Phrase>,
     units: FxMap<Box<str>, Unit>,
     wait_cues: Vec<(Vec<Box<str>>, RuleId)>,
@@ -113,6 +117,8 @@ impl Default for DomainLexicon {
             classes: Vec::new(),
             slots: FxMap::default(),
             entries: Vec::new(),
+            first_pool: Vec::new(),
+            valences: Vec::new(),
             phrases: Vec::new(),
             units: FxMap::default(),
             wait_cues: Vec::new(),
@@ -125,7 +131,23 @@ impl Default for DomainLexicon {
     }
 }
 
-/// What the rules know about one word.
+/// What the rules know about one word, compact for the per-token loop.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: u32,
+    first_start: u32,
+    first_len: u32,
+    /// Bit `c` set: the word is in class `c` (at most 128 classes).
+    classes: u128,
+    number: Option<f64>,
+    unit: bool,
+    sarcasm: bool,
+    negation: bool,
+    /// Some rule may start at this word.
+    trigger: bool,
+}
+
+/// What the rules know about one word, while the index is built.
 #[derive(Debug, Clone)]
 struct WordIndex {
     /// Id of the word when some pattern names it, `u32::MAX` otherwise.
@@ -229,6 +251,9 @@ impl DomainLexicon {
                 let words = word_list(field(2, "class words")?)?;
                 let idx = match self.class_names.get(name) {
                     Some(&idx) => idx,
+                    None if self.classes.len() >= 128 => {
+                        return Err("at most 128 classes".into());
+                    }
                     None => {
                         self.classes.push(Vec::new());
                         self.class_names.insert(name.into(), self.classes.len() - 1);
@@ -345,17 +370,17 @@ impl DomainLexicon {
     pub(crate) fn words(&self) -> impl Iterator<Item = (&str, u32, bool)> {
         self.slots
             .iter()
-            .map(|(w, &slot)| (&**w, slot, self.is_trigger(&self.entries[slot as usize])))
+            .map(|(w, &slot)| (&**w, slot, self.entries[slot as usize].trigger))
     }
 
-    fn lookup(&self, word: &str) -> Option<&WordIndex> {
+    fn lookup(&self, word: &str) -> Option<&Entry> {
         self.slots
             .get(word)
             .map(|&slot| &self.entries[slot as usize])
     }
 
-    fn is_trigger(&self, i: &WordIndex) -> bool {
-        !i.first_of.is_empty() || i.unit || (i.number.is_some() && !self.by_number.is_empty())
+    fn first_of(&self, entry: &Entry) -> &[u32] {
+        &self.first_pool[entry.first_start as usize..][..entry.first_len as usize]
     }
 
     /// Cheap pre-check: can any rule start in this message?
@@ -370,7 +395,7 @@ impl DomainLexicon {
                     || (!self.by_number.is_empty() && t.lower.as_bytes()[0].is_ascii_digit())
             } else {
                 let w = normalize_cow(t.raw);
-                self.lookup(&w).is_some_and(|i| self.is_trigger(i))
+                self.lookup(&w).is_some_and(|i| i.trigger)
                     || (!self.by_number.is_empty()
                         && w.as_bytes().first().is_some_and(u8::is_ascii_digit))
             }
@@ -413,6 +438,7 @@ impl DomainLexicon {
         for &(w, n) in NUMBER_WORDS {
             index.entry(Box::from(w)).or_default().number = Some(n);
         }
+        self.valences = self.phrases.iter().map(|p| p.valence).collect();
         self.by_number.clear();
         for (p, phrase) in self.phrases.iter().enumerate() {
             let Some(Step::Element { alts, .. }) = phrase.steps.first() else {
@@ -439,10 +465,35 @@ impl DomainLexicon {
         }
         self.slots.clear();
         self.entries.clear();
+        self.first_pool.clear();
         for (w, entry) in index {
             self.slots
                 .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
-            self.entries.push(entry);
+            let first_start = u32::try_from(self.first_pool.len()).unwrap_or(u32::MAX);
+            self.first_pool.extend(
+                entry
+                    .first_of
+                    .iter()
+                    .map(|&p| u32::try_from(p).unwrap_or(u32::MAX)),
+            );
+            let classes = entry
+                .classes
+                .iter()
+                .filter(|&&c| c < 128)
+                .fold(0u128, |bits, &c| bits | 1 << c);
+            self.entries.push(Entry {
+                id: entry.id,
+                first_start,
+                first_len: u32::try_from(entry.first_of.len()).unwrap_or(0),
+                classes,
+                number: entry.number,
+                unit: entry.unit,
+                sarcasm: entry.sarcasm,
+                negation: entry.negation,
+                trigger: !entry.first_of.is_empty()
+                    || entry.unit
+                    || (entry.number.is_some() && !self.by_number.is_empty()),
+            });
         }
         self.by_number.sort_unstable();
         self.by_number.dedup();
@@ -451,7 +502,7 @@ impl DomainLexicon {
     fn atom_matches(&self, atom: &Atom, t: &Norm<'_, '_>) -> bool {
         match atom {
             Atom::Word(_, id) => t.info.is_some_and(|i| i.id == *id),
-            Atom::Class(c) => t.info.is_some_and(|i| i.classes.contains(c)),
+            Atom::Class(c) => t.info.is_some_and(|i| (i.classes >> c) & 1 == 1),
             Atom::Number { min } => t.number.is_some_and(|n| min.is_none_or(|m| n >= m)),
         }
     }
@@ -543,10 +594,10 @@ impl DomainLexicon {
             let mut best: Option<(usize, usize)> = None; // (last index, phrase)
             let candidates = norms[k]
                 .info
-                .map(|i| i.first_of.as_slice())
+                .map(|i| self.first_of(i))
                 .unwrap_or_default()
                 .iter()
-                .map(|&p| (p, true));
+                .map(|&p| (p as usize, true));
             // Number candidates still check their first element (`#>=10`).
             let numbers = norms[k]
                 .number
@@ -561,7 +612,7 @@ impl DomainLexicon {
                     continue;
                 }
                 // A good outcome asked about ("has it been fixed?") is not one.
-                if self.phrases[p].valence > 0.0 && norms[k].question {
+                if self.valences[p] > 0.0 && norms[k].question {
                     continue;
                 }
                 // The index only offers phrases whose first element matches this word.
@@ -900,7 +951,7 @@ struct Norm<'t, 'd> {
     /// Lowercased, surrounding punctuation removed, curly apostrophes made straight.
     word: Cow<'t, str>,
     number: Option<f64>,
-    info: Option<&'d WordIndex>,
+    info: Option<&'d Entry>,
     /// `word` is the token's VADER `lower`.
     word_is_lower: bool,
     /// A negation ("not", "never", "no", "didn't"…): gaps in patterns never skip one.
