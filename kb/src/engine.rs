@@ -451,7 +451,9 @@ fn decide(brain: &Brain, articles: &[Article], ranked: &[Ranked]) -> Decision {
     let n = articles.len();
     let s = signal(ranked);
     let confidence = brain.calibration.answer.prob(s);
-    let best = ranked[0].0;
+    let Some(&(best, _, _)) = ranked.first() else {
+        return Decision::handoff();
+    };
     let offer = |skip: usize, take: usize| -> Vec<Suggestion> {
         ranked
             .iter()

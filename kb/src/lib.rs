@@ -8,7 +8,8 @@
 //! - `index`: the tantivy index (BM25 over title, example questions, answer, tags and a
 //!   character-trigram field for typos).
 //! - `model`: a linear classifier over word and character n-gram TF-IDF features, trained on the
-//!   knowledge base's own example questions, that re-ranks the retrieved candidates.
+//!   knowledge base's own example questions (plus each article's nearest example), that scores
+//!   every article; its score and the BM25 score of the retrieved candidates make the ranking.
 //! - `calibrate`: turns raw scores into a probability of being right, fitted on held-out folds of
 //!   the knowledge base itself at every rebuild.
 //! - [`KnowledgeBase`]: the entry point the server and the CLI use; [`KnowledgeBase::ask`] is the
@@ -19,6 +20,8 @@
 //! - This crate knows nothing about transports or storage: it never depends on axum, tungstenite,
 //!   teloxide, sqlx or tokio. The database is the server's; it calls [`KnowledgeBase::rebuild`].
 //! - Every public call is blocking and CPU-bound; async callers run it off their executor.
+//!   `ask` takes well under a millisecond; `rebuild`, `upsert_many` and `remove` retrain and
+//!   recalibrate the whole model (seconds for thousands of examples), so batch changes.
 //! - Readers see one consistent generation: index searcher, model and calibration are swapped
 //!   together, so a query never mixes an old index with a new model.
 
