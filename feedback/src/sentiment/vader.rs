@@ -379,8 +379,10 @@ pub(crate) struct Token<'t> {
 /// Everything the scorer needs to know about one lowercased word, found with one lookup.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WordInfo {
-    lex: Option<f64>,
-    booster: Option<f64>,
+    /// Lexicon valence, NaN when the word is not in the lexicon (keeps this 16 bytes).
+    lex: f64,
+    /// +1 for an intensifier (B_INCR), -1 for a dampener (B_DECR), 0 otherwise.
+    booster: i8,
     negation: bool,
     domain: u32,
     domain_trigger: bool,
@@ -390,8 +392,8 @@ pub(crate) struct WordInfo {
 impl Default for WordInfo {
     fn default() -> Self {
         WordInfo {
-            lex: None,
-            booster: None,
+            lex: f64::NAN,
+            booster: 0,
             negation: false,
             domain: u32::MAX,
             domain_trigger: false,
@@ -400,25 +402,30 @@ impl Default for WordInfo {
     }
 }
 
-/// A word of at most 24 bytes stored inline as its length and three little-endian words. The
-/// lexicon lookup is the hottest path: the key is built in registers straight from the token's
-/// bytes, and comparing it costs four integer compares instead of a pointer chase and `memcmp`.
+/// A word of at most 23 bytes stored inline: its length and bytes packed into three
+/// little-endian words. The lexicon lookup is the hottest path: the key is built in registers
+/// straight from the token's bytes, and comparing it costs three integer compares instead of a
+/// pointer chase and a `memcmp`; small keys also keep the table small enough for the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ShortKey([u64; 4]);
+struct ShortKey([u64; 3]);
 
 impl ShortKey {
     #[inline]
     fn new(word: &str) -> Option<ShortKey> {
         let bytes = word.as_bytes();
-        if bytes.len() > 24 {
+        if bytes.len() > 23 {
             return None;
         }
-        let mut key = [bytes.len() as u64, 0, 0, 0];
-        for (slot, chunk) in key[1..].iter_mut().zip(bytes.chunks(8)) {
-            *slot = chunk
+        let pack = |chunk: &[u8]| {
+            chunk
                 .iter()
                 .rev()
-                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+        };
+        let (head, rest) = bytes.split_at(bytes.len().min(7));
+        let mut key = [(pack(head) << 8) | bytes.len() as u64, 0, 0];
+        for (slot, chunk) in key[1..].iter_mut().zip(rest.chunks(8)) {
+            *slot = pack(chunk);
         }
         Some(ShortKey(key))
     }
@@ -437,7 +444,7 @@ impl std::hash::Hash for ShortKey {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WordMap {
     short: FxMap<ShortKey, WordInfo>,
-    /// Words longer than 24 bytes (none in VADER's lexicon; possible in domain files).
+    /// Words longer than 23 bytes (none in VADER's lexicon; possible in domain files).
     long: FxMap<Box<str>, WordInfo>,
 }
 
@@ -496,10 +503,10 @@ impl Vader {
         }
         let mut words = WordMap::default();
         for (word, v) in lexicon {
-            words.entry(&word).lex = Some(v);
+            words.entry(&word).lex = v;
         }
         for &(word, b) in BOOSTERS {
-            words.entry(word).booster = Some(b);
+            words.entry(word).booster = if b > 0.0 { 1 } else { -1 };
         }
         for &word in NEGATE {
             words.entry(word).negation = true;
@@ -532,7 +539,7 @@ impl Vader {
 
     #[cfg(test)]
     pub(crate) fn lexicon_len(&self) -> usize {
-        self.words.values().filter(|w| w.lex.is_some()).count()
+        self.words.values().filter(|w| !w.lex.is_nan()).count()
     }
 
     /// The reference's emoji replacement followed by `str.strip()`: each emoji code point is
@@ -643,8 +650,12 @@ impl Vader {
                 Token {
                     raw,
                     lower,
-                    lex: info.lex,
-                    booster: info.booster,
+                    lex: (!info.lex.is_nan()).then_some(info.lex),
+                    booster: match info.booster {
+                        1 => Some(B_INCR),
+                        -1 => Some(B_DECR),
+                        _ => None,
+                    },
                     domain: info.domain,
                     domain_trigger: info.domain_trigger,
                     sym: info.sym,
