@@ -15,6 +15,7 @@
 //! - [`KnowledgeBase`]: the entry point the server and the CLI use; [`KnowledgeBase::ask`] is the
 //!   one decision for the live bot and `hark kb ask`.
 //! - [`eval`]: k-fold cross-validation over labelled text (`hark kb eval`).
+//! - [`group_similar`]: groups similar unanswered questions for the owners' report.
 //!
 //! # Architecture invariants
 //! - This crate knows nothing about transports or storage: it never depends on axum, tungstenite,
@@ -29,6 +30,7 @@ mod article;
 mod calibrate;
 mod engine;
 pub mod eval;
+mod group;
 pub mod import;
 mod index;
 mod model;
@@ -36,6 +38,7 @@ mod text;
 
 pub use article::{Article, Language, MAX_ID_CHARS};
 pub use engine::{Decision, KnowledgeBase, Outcome, Suggestion};
+pub use group::{QuestionGroup, group_similar};
 pub use import::ImportError;
 
 /// What can go wrong inside the knowledge base (not while importing files: see [`ImportError`]).
