@@ -543,29 +543,43 @@ impl DomainLexicon {
         if !self.may_fire(tokens) {
             return fired;
         }
-        let mut norms: Vec<Norm<'_, '_>> = tokens
+        // Words that need normalising beyond VADER's lowercasing (kept punctuation, curly
+        // apostrophes, capitals VADER kept) go to one arena per message, not one String each.
+        let mut arena = String::new();
+        let spans: Vec<Option<(usize, usize)>> = tokens
             .iter()
             .map(|t| {
-                let n = Norm::of(t);
-                // The analyzer's word map marks words with rules; only odd tokens (punctuation
-                // VADER kept, curly apostrophes) need a lookup of their own.
-                let info = if n.word_is_lower {
-                    self.entries.get(t.domain as usize)
-                } else {
-                    self.lookup(&n.word)
-                };
-                let number = n.number.or_else(|| info.and_then(|i| i.number));
-                let negation = n.negation || info.is_some_and(|i| i.negation);
-                let unit = info.is_some_and(|i| i.unit);
-                Norm {
-                    info,
-                    number,
-                    negation,
-                    unit,
-                    ..n
+                if Norm::reuses_lower(t) {
+                    return None;
                 }
+                let start = arena.len();
+                arena.push_str(&normalize_cow(t.raw));
+                Some((start, arena.len()))
             })
             .collect();
+        let arena = arena.as_str();
+        let mut norms: Vec<Norm<'_, '_>> = Vec::with_capacity(tokens.len());
+        for (t, span) in tokens.iter().zip(spans) {
+            // The analyzer's word map gives each word's slot; only odd tokens (punctuation VADER
+            // kept, curly apostrophes) need a lookup of their own.
+            let (mut n, info) = match span {
+                None => (
+                    Norm::of(t, t.lower, true),
+                    self.entries.get(t.domain as usize),
+                ),
+                Some((a, b)) => {
+                    let word = &arena[a..b];
+                    (Norm::of(t, word, false), self.lookup(word))
+                }
+            };
+            if let Some(i) = info {
+                n.info = Some(i);
+                n.number = n.number.or(i.number);
+                n.negation |= i.negation;
+                n.unit = i.unit;
+            }
+            norms.push(n);
+        }
         // Sentence bounds for every token: [start, end).
         let mut start = 0;
         for k in 0..norms.len() {
@@ -668,7 +682,7 @@ impl DomainLexicon {
             if !norms[k].unit {
                 continue;
             }
-            let Some(unit) = self.units.get(&*norms[k].word) else {
+            let Some(unit) = self.units.get(norms[k].word) else {
                 continue;
             };
             if covered[k] {
@@ -728,7 +742,7 @@ impl DomainLexicon {
                 if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.sarcasm) {
                     continue;
                 }
-                let Some(id) = self.sarcasm.get(&*norms[j].word) else {
+                let Some(id) = self.sarcasm.get(norms[j].word) else {
                     continue;
                 };
                 let same = j >= start && j < c && is_interjection(&norms, j, start);
@@ -771,7 +785,7 @@ impl DomainLexicon {
             // A complaint inside "if …" is hypothetical ("What if it never arrives?").
             let hypothetical = || {
                 (s..e)
-                    .find(|&j| matches!(&*norms[j].word, "if" | "case" | "suppose" | "whether"))
+                    .find(|&j| matches!(norms[j].word, "if" | "case" | "suppose" | "whether"))
                     .unwrap_or(e)
             };
             let hypothetical = if norms[k].question { hypothetical() } else { e };
@@ -949,7 +963,7 @@ fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f
 #[derive(Debug)]
 struct Norm<'t, 'd> {
     /// Lowercased, surrounding punctuation removed, curly apostrophes made straight.
-    word: Cow<'t, str>,
+    word: &'t str,
     number: Option<f64>,
     info: Option<&'d Entry>,
     /// `word` is the token's VADER `lower`.
@@ -975,12 +989,12 @@ impl<'t> Norm<'t, '_> {
         plain(lower.first()) && plain(lower.last()) && token.raw.is_ascii()
     }
 
-    fn of(token: &'t Token<'_>) -> Self {
+    fn of(token: &Token<'_>, word: &'t str, word_is_lower: bool) -> Self {
         let mut norm = Norm {
-            word: Cow::Borrowed(""),
+            word,
             number: None,
             info: None,
-            word_is_lower: false,
+            word_is_lower,
             negation: false,
             question: false,
             unit: false,
@@ -989,12 +1003,6 @@ impl<'t> Norm<'t, '_> {
             sentence_start: 0,
             sentence_end: 0,
         };
-        if Self::reuses_lower(token) {
-            norm.word = Cow::Borrowed(token.lower);
-            norm.word_is_lower = true;
-        } else {
-            norm.word = normalize_cow(token.raw);
-        }
         if token.raw.len() != norm.word.len() {
             let tail = token
                 .raw
