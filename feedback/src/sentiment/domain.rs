@@ -845,9 +845,9 @@ fn is_how_to(sentence: &[Norm<'_, '_>]) -> bool {
     ];
     sentence
         .iter()
-        .filter(|t| !SKIP.contains(&&*t.word))
+        .filter(|t| !SKIP.contains(&t.word))
         .take(1)
-        .any(|t| OPENERS.contains(&&*t.word))
+        .any(|t| OPENERS.contains(&t.word))
 }
 
 /// A sentence that is only a positive exclamation, maybe with "oh", "just", "how", "so", "really":
@@ -862,7 +862,7 @@ fn is_exclamation(sentence: &[Norm<'_, '_>], at: usize) -> bool {
         && sentence
             .iter()
             .enumerate()
-            .all(|(k, t)| k == at || FILLER.contains(&&*t.word))
+            .all(|(k, t)| k == at || FILLER.contains(&t.word))
 }
 
 /// A sentence that only thanks: "Thanks!", "Thank you so much.", "Thanks for the email.".
@@ -898,10 +898,10 @@ fn is_closer(sentence: &[Norm<'_, '_>]) -> bool {
         "",
     ];
     sentence.len() <= 7
-        && sentence.iter().any(|t| THANKS.contains(&&*t.word))
+        && sentence.iter().any(|t| THANKS.contains(&t.word))
         && sentence
             .iter()
-            .all(|t| THANKS.contains(&&*t.word) || FILLER.contains(&&*t.word))
+            .all(|t| THANKS.contains(&t.word) || FILLER.contains(&t.word))
 }
 
 /// Read as an interjection, and so as sarcasm before a complaint: it opens the sentence (after
@@ -918,12 +918,12 @@ fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> b
     const BEFORE: &[&str] = &["oh", "ohh", "just", "wow", "gee"];
     let opens = norms[sentence_start..j]
         .iter()
-        .all(|t| LEADS.contains(&&*t.word));
+        .all(|t| LEADS.contains(&t.word));
     let pause = norms[j].ends_clause;
     let follows = norms
         .get(j + 1)
-        .is_some_and(|t| FOLLOWS.contains(&&*t.word));
-    let after_lead = j > sentence_start && BEFORE.contains(&&*norms[j - 1].word);
+        .is_some_and(|t| FOLLOWS.contains(&t.word));
+    let after_lead = j > sentence_start && BEFORE.contains(&norms[j - 1].word);
     (opens && pause) || follows || after_lead
 }
 
@@ -932,7 +932,7 @@ fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> b
 fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f64> {
     let prev = |back: usize| (k >= sentence_start + back).then(|| &norms[k - back]);
     let before =
-        |t: Option<&Norm<'_, '_>>, words: &[&str]| t.is_some_and(|t| words.contains(&&*t.word));
+        |t: Option<&Norm<'_, '_>>, words: &[&str]| t.is_some_and(|t| words.contains(&t.word));
     // "only 5 minutes", "just an hour": framed as short, not a complaint.
     // "only 5 minutes", "just an hour" are framed as short; "within 30 days", "in 2 days", "every
     // 3 months" are terms and schedules, not waiting.
@@ -949,7 +949,7 @@ fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f
     if let Some(n) = p1.number {
         return (!framed_short(2)).then_some(n);
     }
-    match &*p1.word {
+    match p1.word {
         "a" | "an" => (!framed_short(2)).then_some(1.0),
         "few" | "several" | "multiple" | "many" => Some(3.0),
         "couple" => Some(2.0),
@@ -1008,12 +1008,12 @@ impl<'t> Norm<'t, '_> {
                 .raw
                 .trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
             norm.ends_sentence =
-                tail.ends_with(['.', '!', '?', ';', '\u{2026}']) && !is_abbreviation(&norm.word);
+                tail.ends_with(['.', '!', '?', ';', '\u{2026}']) && !is_abbreviation(norm.word);
             norm.ends_clause =
                 norm.ends_sentence || tail.ends_with([',', ':', '-', '\u{2014}', '\u{2013}']);
         }
         if norm.word.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-            norm.number = parse_number(&norm.word);
+            norm.number = parse_number(norm.word);
         }
         // VADER already checked its own lowercased word; a normalised one may differ ("didn’t").
         norm.negation = token.negation
