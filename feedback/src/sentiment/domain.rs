@@ -920,9 +920,7 @@ fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> b
         .iter()
         .all(|t| LEADS.contains(&t.word));
     let pause = norms[j].ends_clause;
-    let follows = norms
-        .get(j + 1)
-        .is_some_and(|t| FOLLOWS.contains(&t.word));
+    let follows = norms.get(j + 1).is_some_and(|t| FOLLOWS.contains(&t.word));
     let after_lead = j > sentence_start && BEFORE.contains(&norms[j - 1].word);
     (opens && pause) || follows || after_lead
 }
