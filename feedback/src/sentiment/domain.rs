@@ -895,6 +895,18 @@ fn is_closer(sentence: &[Norm<'_, '_>]) -> bool {
         "information",
         "response",
         "answer",
+        "confirming",
+        "checking",
+        "letting",
+        "me",
+        "know",
+        "getting",
+        "back",
+        "looking",
+        "into",
+        "this",
+        "that",
+        "it",
         "",
     ];
     sentence.len() <= 7
