@@ -610,7 +610,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       dropEntry(e.c);
       e.n = 0;
       failEntry(e);
-      syncHandoffButtons();
+      showState(); // also clears the banner of a refused handoff request
     }
     if (f.code !== 'rate_limited') notice(ERR[f.code] || 'Something went wrong. Please try again.');
   };
