@@ -361,6 +361,14 @@ mod sentiment {
             let a = Analyzer::new().analyze(text);
             assert_eq!(a.scores.label, Label::Neutral, "{text}: {a:?}");
         }
+        // A mild cue ("again") in a how-to question is dropped; it still tints a statement.
+        assert_eq!(
+            Analyzer::new()
+                .score("Could I have the tracking link again please?")
+                .label,
+            Label::Neutral
+        );
+        assert!(compound("The app crashed again.") < compound("The app crashed."));
         // A real complaint in the question, or a "why", stays negative.
         for text in [
             "Why is my order so late?",

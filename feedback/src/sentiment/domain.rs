@@ -26,6 +26,8 @@ use std::borrow::Cow;
 use super::SentimentError;
 use super::vader::{FxMap, N_SCALAR, Token};
 
+/// A phrase at or below this valence is a complaint (for sarcasm and how-to questions).
+const COMPLAINT: f64 = -1.0;
 /// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
 const FREE_WAIT_MINUTES: f64 = 5.0;
 /// Valence per e-fold of waiting beyond the free wait: 45 min ≈ -1.8, 2 h ≈ -2.5.
@@ -670,7 +672,9 @@ impl DomainLexicon {
                 *c = true;
             }
             sentiments[last] = valence;
-            if valence < 0.0 {
+            // Mild cues ("still", "again") colour a message but are not complaints of their
+            // own: they neither make sarcasm nor keep a how-to question negative.
+            if valence <= COMPLAINT {
                 complaints.push(last);
             }
             fired.rules.push(&phrase.id);
@@ -795,7 +799,9 @@ impl DomainLexicon {
             {
                 let mut any = false;
                 for j in s..e {
-                    if (!covered[j] || j > hypothetical) && sentiments[j] < 0.0 {
+                    if sentiments[j] < 0.0
+                        && (!covered[j] || j > hypothetical || sentiments[j] > COMPLAINT)
+                    {
                         sentiments[j] = 0.0;
                         covered[j] = true;
                         any = true;
