@@ -618,20 +618,22 @@ impl Vader {
             }
         };
         if text.is_ascii() {
-            let is_space = |b: u8| matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ');
-            let mut start = None;
-            for (k, &b) in text.as_bytes().iter().enumerate() {
-                match (is_space(b), start) {
-                    (true, Some(s)) => {
-                        split(&text[s..k]);
-                        start = None;
-                    }
-                    (false, None) => start = Some(k),
-                    _ => {}
+            // Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
+            let is_space =
+                |b: u8| b <= b' ' && (b == b' ' || (b'\t'..=b'\r').contains(&b) || b >= 0x1c);
+            let bytes = text.as_bytes();
+            let (mut k, n) = (0, bytes.len());
+            while k < n {
+                while k < n && is_space(bytes[k]) {
+                    k += 1;
                 }
-            }
-            if let Some(s) = start {
-                split(&text[s..]);
+                let start = k;
+                while k < n && !is_space(bytes[k]) {
+                    k += 1;
+                }
+                if start < k {
+                    split(&text[start..k]);
+                }
             }
         } else {
             text.split(py_isspace)
