@@ -1002,7 +1002,7 @@ impl<'t> Norm<'t, '_> {
     fn reuses_lower(token: &Token<'_>) -> bool {
         let lower = token.lower.as_bytes();
         let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
-        plain(lower.first()) && plain(lower.last()) && token.raw.is_ascii()
+        !token.cased && plain(lower.first()) && plain(lower.last()) && token.raw.is_ascii()
     }
 
     fn of(token: &Token<'_>, word: &'t str, word_is_lower: bool) -> Self {

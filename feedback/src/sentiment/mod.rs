@@ -188,8 +188,7 @@ impl Analyzer {
     fn run(&self, text: &str, explain: bool) -> (Scores, Vec<String>) {
         let text = self.vader.demojize(text);
         let words = self.words.as_deref().unwrap_or_else(|| self.vader.words());
-        let mut arena = String::new();
-        let tokens = self.vader.tokenize(&text, words, &mut arena);
+        let tokens = self.vader.tokenize(&text, words);
         let mut sentiments = self.vader.valences(&tokens);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {

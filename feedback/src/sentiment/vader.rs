@@ -358,8 +358,11 @@ fn strip_punc_if_word(token: &str) -> &str {
 pub(crate) struct Token<'t> {
     /// The token as split on whitespace, punctuation included (sentence boundaries need it).
     pub raw: &'t str,
-    /// `word.lower()`.
+    /// `word.lower()`, unless `cased`: then the word as written (VADER looked up its
+    /// lowercase; whoever needs the lowercase text makes it).
     pub lower: &'t str,
+    /// `lower` still has capitals.
+    pub cased: bool,
     /// Valence of `lower` in the lexicon, if it is there.
     pub lex: Option<f64>,
     /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
@@ -579,44 +582,65 @@ impl Vader {
     }
 
     /// Splits a demojized text into tokens (reference `SentiText`).
-    pub(crate) fn tokenize<'t>(
-        &self,
-        text: &'t str,
-        words: &WordMap,
-        arena: &'t mut String,
-    ) -> Vec<Token<'t>> {
-        // Pass 1: split and strip; lowercase what needs it into one arena for the whole message
-        // rather than one allocation per capitalised word.
-        // (raw token, stripped word, its lowercase in the arena if it differs, ALL CAPS)
-        type Span<'t> = (&'t str, &'t str, Option<(usize, usize)>, bool);
-        let mut spans: Vec<Span<'t>> = Vec::with_capacity(text.len() / 5 + 1);
-        let mut split = |raw: &'t str| {
+    pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
+        let make = |raw: &'t str| {
             let word = strip_punc_if_word(raw);
-            if word.is_ascii() {
+            // Look the lowercased word up without allocating: ASCII words of up to 24 bytes are
+            // lowercased on the stack; others (rare) in a temporary String.
+            let mut buf = [0u8; 24];
+            let owned: String;
+            let (key, cased, upper): (&str, bool, bool) = if word.is_ascii() {
                 let (mut has_upper, mut has_lower) = (false, false);
                 for b in word.bytes() {
                     has_upper |= b.is_ascii_uppercase();
                     has_lower |= b.is_ascii_lowercase();
                 }
-                let range = has_upper.then(|| {
-                    let start = arena.len();
-                    arena.push_str(word);
-                    arena[start..].make_ascii_lowercase();
-                    (start, arena.len())
-                });
-                spans.push((raw, word, range, has_upper && !has_lower));
+                let upper = has_upper && !has_lower;
+                if !has_upper {
+                    (word, false, upper)
+                } else if word.len() <= buf.len() {
+                    let lowered = &mut buf[..word.len()];
+                    lowered.copy_from_slice(word.as_bytes());
+                    lowered.make_ascii_lowercase();
+                    (
+                        std::str::from_utf8(lowered).unwrap_or_default(),
+                        true,
+                        upper,
+                    )
+                } else {
+                    owned = word.to_ascii_lowercase();
+                    (owned.as_str(), true, upper)
+                }
             } else {
-                let range = match py_lower(word) {
-                    Cow::Borrowed(_) => None,
-                    Cow::Owned(lower) => {
-                        let start = arena.len();
-                        arena.push_str(&lower);
-                        Some((start, arena.len()))
+                match py_lower(word) {
+                    Cow::Borrowed(w) => (w, false, py_isupper(word)),
+                    Cow::Owned(l) => {
+                        owned = l;
+                        (owned.as_str(), true, py_isupper(word))
                     }
-                };
-                spans.push((raw, word, range, py_isupper(word)));
+                }
+            };
+            let info = words.get(key).copied().unwrap_or_default();
+            let negation =
+                info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
+            Token {
+                raw,
+                lower: word,
+                cased,
+                lex: (!info.lex.is_nan()).then_some(info.lex),
+                booster: match info.booster {
+                    1 => Some(B_INCR),
+                    -1 => Some(B_DECR),
+                    _ => None,
+                },
+                domain: info.domain,
+                domain_trigger: info.domain_trigger,
+                sym: info.sym,
+                negation,
+                upper,
             }
         };
+        let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
         if text.is_ascii() {
             // Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
             let is_space =
@@ -632,40 +656,17 @@ impl Vader {
                     k += 1;
                 }
                 if start < k {
-                    split(&text[start..k]);
+                    tokens.push(make(&text[start..k]));
                 }
             }
         } else {
-            text.split(py_isspace)
-                .filter(|raw| !raw.is_empty())
-                .for_each(&mut split);
+            tokens.extend(
+                text.split(py_isspace)
+                    .filter(|raw| !raw.is_empty())
+                    .map(make),
+            );
         }
-        // Pass 2: one lookup per token.
-        let arena: &'t String = arena;
-        spans
-            .into_iter()
-            .map(|(raw, word, range, upper)| {
-                let lower = range.map_or(word, |(a, b)| &arena[a..b]);
-                let info = words.get(lower).copied().unwrap_or_default();
-                let negation =
-                    info.negation || (lower.bytes().any(|b| b == b'\'') && lower.contains("n't"));
-                Token {
-                    raw,
-                    lower,
-                    lex: (!info.lex.is_nan()).then_some(info.lex),
-                    booster: match info.booster {
-                        1 => Some(B_INCR),
-                        -1 => Some(B_DECR),
-                        _ => None,
-                    },
-                    domain: info.domain,
-                    domain_trigger: info.domain_trigger,
-                    sym: info.sym,
-                    negation,
-                    upper,
-                }
-            })
-            .collect()
+        tokens
     }
 
     /// Per-token valences before the `but` rule (reference `polarity_scores` loop and
@@ -1000,8 +1001,7 @@ mod tests {
         // position 2 finds index 0 first and halves it again; the last 2.0 is itself.
         let v = Vader::embedded();
         let text = "x but y z";
-        let mut arena = String::new();
-        let tokens = v.tokenize(text, v.words(), &mut arena);
+        let tokens = v.tokenize(text, v.words());
         let mut s = vec![2.0, 0.0, 1.0, 2.0];
         but_check(&tokens, &mut s);
         assert_eq!(s, vec![0.5, 0.0, 1.0, 3.0]);
