@@ -1,1 +1,19 @@
+//! hark: the conversation engine, its channels and the server.
+//!
+//! # Layout
+//! - [`engine`]: what happens when a customer writes: knowledge-base answer, clarification,
+//!   handoff; knows nothing of HTTP, websockets or Telegram.
+//! - [`store`]: one storage interface over SQLite and PostgreSQL.
+//! - [`hub`]: the realtime event bus channels and the console subscribe to.
+//! - [`server`]: axum routes and the widget's websocket channel, thin adapters over the engine.
+//! - [`config`]: settings from file, environment and flags.
+//! - [`app`]: wiring it all together for the binary and the tests.
+//! - [`bench`]: the widget load generator behind `hark bench widget`.
 
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod engine;
+pub mod hub;
+pub mod server;
+pub mod store;

@@ -1,0 +1,58 @@
+//! Builds the running application from [`Settings`]: database, knowledge base, engine, state.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use feedback::sentiment::Analyzer;
+use kb::KnowledgeBase;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::hub::InProcessBus;
+use crate::server::AppState;
+use crate::store::Store;
+
+/// The demo shop's knowledge base, written for the project (`web-widget/demo-kb.jsonl`).
+pub const DEMO_KB: &str = include_str!("../../web-widget/demo-kb.jsonl");
+
+/// Connects the database (applying migrations), rebuilds the search index from the stored
+/// articles and returns the state the server runs on.
+pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    let index_dir = settings.data_dir.join("index");
+    let language = settings.kb_language;
+    let kb = tokio::task::spawn_blocking(move || KnowledgeBase::open(&index_dir, language))
+        .await?
+        .context("opening the search index")?;
+    let kb = Arc::new(kb);
+    rebuild_kb(&store, &kb).await?;
+    let engine = Engine::new(
+        store,
+        kb,
+        InProcessBus::new_hub(),
+        Arc::new(Analyzer::new()),
+    );
+    Ok(AppState::new(engine, settings.limits))
+}
+
+/// Rebuilds `kb` from the articles stored in the database (the database is the source of truth).
+pub async fn rebuild_kb(store: &Store, kb: &Arc<KnowledgeBase>) -> anyhow::Result<usize> {
+    let articles = store.articles().await.context("reading articles")?;
+    let count = articles.len();
+    let kb = Arc::clone(kb);
+    tokio::task::spawn_blocking(move || kb.rebuild(articles))
+        .await?
+        .context("rebuilding the search index")?;
+    Ok(count)
+}
+
+/// Loads the demo knowledge base into the database (idempotent: articles are upserted by id).
+pub async fn load_demo_kb(store: &Store) -> anyhow::Result<usize> {
+    let articles = kb::import::from_jsonl(DEMO_KB.as_bytes()).context("parsing the demo knowledge base")?;
+    store.upsert_articles(&articles).await?;
+    Ok(articles.len())
+}

@@ -1,0 +1,151 @@
+//! Configuration: defaults, then a TOML file, then `HARK_*` environment variables, then flags.
+//! Each later source overrides the earlier ones (see the README's Configuration section).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::server::Limits;
+use crate::store::Store;
+
+/// The settings every command that touches the database or serves shares.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML config file (keys as below, e.g. `listen = "0.0.0.0:8080"`); `./hark.toml` if present.
+    #[arg(long, env = "HARK_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "HARK_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// `sqlite://PATH` or `postgres://…` [default: SQLite file hark.db in the data dir]
+    #[arg(long, env = "HARK_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and the search index [default: ./data]
+    #[arg(long, env = "HARK_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Knowledge-base language for stemming: en, de or es [default: en]
+    #[arg(long, env = "HARK_KB_LANGUAGE", global = true)]
+    pub kb_language: Option<String>,
+    /// Websocket connections one IP address may hold [default: 20]
+    #[arg(long, env = "HARK_WS_CONNECTIONS_PER_IP", global = true)]
+    pub ws_connections_per_ip: Option<usize>,
+    /// Messages per second one widget connection may send [default: 5]
+    #[arg(long, env = "HARK_WS_MESSAGES_PER_SECOND", global = true)]
+    pub ws_messages_per_second: Option<u32>,
+}
+
+/// The config file's keys; every one is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    kb_language: Option<String>,
+    ws_connections_per_ip: Option<usize>,
+    ws_messages_per_second: Option<u32>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub kb_language: kb::Language,
+    pub limits: Limits,
+}
+
+const DEFAULT_CONFIG_FILE: &str = "hark.toml";
+
+impl Settings {
+    pub fn resolve(args: &ConfigArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => read_file(Path::new(DEFAULT_CONFIG_FILE))?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| Store::sqlite_url_in(&data_dir));
+        let kb_language = match args.kb_language.clone().or(file.kb_language) {
+            Some(lang) => lang
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown kb language {lang:?} (use en, de or es)"))?,
+            None => kb::Language::default(),
+        };
+        let defaults = Limits::default();
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url,
+            data_dir,
+            kb_language,
+            limits: Limits {
+                ws_connections_per_ip: args
+                    .ws_connections_per_ip
+                    .or(file.ws_connections_per_ip)
+                    .unwrap_or(defaults.ws_connections_per_ip),
+                ws_messages_per_second: args
+                    .ws_messages_per_second
+                    .or(file.ws_messages_per_second)
+                    .unwrap_or(defaults.ws_messages_per_second),
+            },
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hark.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/hark\"\nws_messages_per_second = 9\n")?;
+        let args = ConfigArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:9100".parse()?),
+            ..ConfigArgs::default()
+        };
+        let s = Settings::resolve(&args)?;
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.data_dir, PathBuf::from("/srv/hark"));
+        assert_eq!(s.database_url, "sqlite:///srv/hark/hark.db");
+        assert_eq!(s.limits.ws_messages_per_second, 9);
+        assert_eq!(s.limits.ws_connections_per_ip, 20);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hark.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n")?;
+        let args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        let err = format!("{:#}", Settings::resolve(&args).err().ok_or_else(|| anyhow::anyhow!("no error"))?);
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests against the real server: one test binary (faster to link), one module per
+//! area.
+
+mod bad_input;
+mod browser;
+mod store;
+mod widget;
