@@ -16,8 +16,8 @@ use crate::text::{Features, Featurizer, Rng};
 pub(crate) type SparseVec = Vec<(u32, f32)>;
 
 /// Upper bound on `features × articles` weights (4 bytes each) so memory stays bounded for
-/// knowledge bases with many articles: 24M weights = 96 MB for the final model.
-const MAX_WEIGHTS: usize = 24_000_000;
+/// knowledge bases with many articles: 8M weights = 32 MB per model (twice that while training).
+const MAX_WEIGHTS: usize = 8_000_000;
 
 /// Maps feature keys to columns and holds their inverse document frequencies.
 #[derive(Clone, Debug, Default)]
