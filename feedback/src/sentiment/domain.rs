@@ -585,21 +585,21 @@ impl DomainLexicon {
         // Sentence bounds for every token: [start, end).
         let mut start = 0;
         for k in 0..norms.len() {
-            norms[k].sentence_start = start;
+            norms[k].sentence_start = start as u32;
             if norms[k].ends_sentence || k + 1 == norms.len() {
                 let question = tokens[k]
                     .raw
                     .trim_end_matches(['"', '\'', ')'])
                     .ends_with('?');
                 for n in &mut norms[start..=k] {
-                    n.sentence_end = k + 1;
+                    n.sentence_end = (k + 1) as u32;
                     n.question = question;
                 }
                 start = k + 1;
             }
         }
-        let sentence_start = |k: usize| norms[k].sentence_start;
-        let sentence_end = |k: usize| norms[k].sentence_end;
+        let sentence_start = |k: usize| norms[k].sentence_start as usize;
+        let sentence_end = |k: usize| norms[k].sentence_end as usize;
 
         // 1. Phrases, leftmost-longest, without overlap.
         let mut covered = vec![false; tokens.len()];
@@ -992,17 +992,15 @@ struct Norm<'t, 'd> {
     unit: bool,
     ends_sentence: bool,
     ends_clause: bool,
-    sentence_start: usize,
-    sentence_end: usize,
+    sentence_start: u32,
+    sentence_end: u32,
 }
 
 impl<'t> Norm<'t, '_> {
     /// VADER's `lower` is already the domain word: an ASCII token whose lowercased word starts
     /// and ends with a letter or digit (VADER stripped the same ASCII punctuation we would).
     fn reuses_lower(token: &Token<'_>) -> bool {
-        let lower = token.lower.as_bytes();
-        let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
-        !token.cased && plain(lower.first()) && plain(lower.last()) && token.raw.is_ascii()
+        token.plain
     }
 
     fn of(token: &Token<'_>, word: &'t str, word_is_lower: bool) -> Self {

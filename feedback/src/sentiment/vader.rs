@@ -358,11 +358,12 @@ fn strip_punc_if_word(token: &str) -> &str {
 pub(crate) struct Token<'t> {
     /// The token as split on whitespace, punctuation included (sentence boundaries need it).
     pub raw: &'t str,
-    /// `word.lower()`, unless `cased`: then the word as written (VADER looked up its
-    /// lowercase; whoever needs the lowercase text makes it).
+    /// `word.lower()`, unless the word has capitals: then the word as written (VADER looked up
+    /// its lowercase on the stack; whoever needs the lowercase text makes it, see `plain`).
     pub lower: &'t str,
-    /// `lower` still has capitals.
-    pub cased: bool,
+    /// An ASCII token whose `lower` starts and ends with a letter or digit and has no capitals:
+    /// the customer-service layer can use `lower` (and its lookup) as is.
+    pub plain: bool,
     /// Valence of `lower` in the lexicon, if it is there.
     pub lex: Option<f64>,
     /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
@@ -583,6 +584,7 @@ impl Vader {
 
     /// Splits a demojized text into tokens (reference `SentiText`).
     pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
+        let ascii_text = text.is_ascii();
         let make = |raw: &'t str| {
             let word = strip_punc_if_word(raw);
             // Look the lowercased word up without allocating: ASCII words of up to 24 bytes are
@@ -621,12 +623,17 @@ impl Vader {
                 }
             };
             let info = words.get(key).copied().unwrap_or_default();
+            let edge = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+            let plain = !cased
+                && edge(word.as_bytes().first())
+                && edge(word.as_bytes().last())
+                && (ascii_text || raw.is_ascii());
             let negation =
                 info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
             Token {
                 raw,
                 lower: word,
-                cased,
+                plain,
                 lex: (!info.lex.is_nan()).then_some(info.lex),
                 booster: match info.booster {
                     1 => Some(B_INCR),
@@ -641,7 +648,7 @@ impl Vader {
             }
         };
         let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
-        if text.is_ascii() {
+        if ascii_text {
             // Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
             let is_space =
                 |b: u8| b <= b' ' && (b == b' ' || (b'\t'..=b'\r').contains(&b) || b >= 0x1c);
