@@ -20,6 +20,17 @@
 //! Pattern elements are separated by spaces: a word, `@class`, `#` (any number, digits or
 //! words), `#>=N`, alternatives joined by `|` (`order|package|@item`), an element suffixed with
 //! `?` is optional, and `~N` skips up to N tokens. A match never crosses a sentence end.
+//!
+//! Besides the data, four rules live in code, each with tests:
+//! - *phrases*: leftmost match wins; at one start the line listed first. A gap never skips a
+//!   negation, a booster before a phrase intensifies it, a negation shortly before flips it.
+//! - *waiting times*: a count and a unit ("45 minutes", "a couple of days") near a waiting cue
+//!   score `-0.8 · ln(minutes / 5)`, at most -2.5; "only 5 minutes", "within 30 days" do not.
+//! - *sarcasm*: a listed positive word that opens a sentence with a pause ("Great, …"), or is
+//!   followed by "how"/"that", or stands alone as an exclamation next to a complaint, flips.
+//! - *questions*: positive words in a question carry nothing ("Is it dishwasher safe?"); a bare
+//!   "Thanks!" next to a question is politeness (`closing-thanks`); a how-to question without a
+//!   complaint names its topic rather than complaining (`how-to-question`).
 
 use std::borrow::Cow;
 
