@@ -33,7 +33,8 @@ const MAX_QUERIES_PER_FOLD: usize = 700;
 /// Below this many example questions the knowledge base calibrates on its titles instead.
 const MIN_QUESTIONS_TO_CALIBRATE: usize = 30;
 /// Generic messages a single-article knowledge base is trained against, so it has something
-/// to tell its one article apart from.
+/// to tell its one article apart from (English; in other languages they still stand for
+/// "anything else").
 const BACKGROUND: &[&str] = &[
     "hello",
     "hi there",
@@ -463,11 +464,21 @@ fn decide(brain: &Brain, articles: &[Article], ranked: &[Ranked]) -> Decision {
             .map(|&(c, _, _)| suggestion(brain, articles, ranked, c))
             .collect()
     };
+    // Handing over, the bot may still show the closest articles, but only ones that share words
+    // with the message: a guess from nothing would look random to the customer.
+    let closest = || -> Vec<Suggestion> {
+        ranked
+            .iter()
+            .filter(|r| r.0 < n && r.2)
+            .take(3)
+            .map(|&(c, _, _)| suggestion(brain, articles, ranked, c))
+            .collect()
+    };
     if best >= n {
         // The background class won: the message is not about the one article there is.
         return Decision {
             confidence: 0.0,
-            suggestions: offer(0, 1),
+            suggestions: closest(),
             ..Decision::handoff()
         };
     }
@@ -492,17 +503,9 @@ fn decide(brain: &Brain, articles: &[Article], ranked: &[Ranked]) -> Decision {
             ..Decision::handoff()
         };
     }
-    // Handing over, the bot may still show the closest articles, but only ones that share words
-    // with the message: a guess from nothing would look random to the customer.
-    let closest = ranked
-        .iter()
-        .filter(|r| r.0 < n && r.2)
-        .take(3)
-        .map(|&(c, _, _)| suggestion(brain, articles, ranked, c))
-        .collect();
     Decision {
         confidence,
-        suggestions: closest,
+        suggestions: closest(),
         ..Decision::handoff()
     }
 }
