@@ -17,6 +17,17 @@
 //! - [`eval`]: k-fold cross-validation over labelled text (`hark kb eval`).
 //! - [`group_similar`]: groups similar unanswered questions for the owners' report.
 //!
+//! # How `ask` decides
+//! 1. The query is analysed once: stems (per language), words, character n-grams.
+//! 2. The model scores every article (linear score plus its nearest example's similarity);
+//!    tantivy retrieves BM25 candidates (trigrams only for words the KB has never seen, i.e.
+//!    likely typos) and their max-normalised BM25 score is added.
+//! 3. The top score and its margin over the runner-up go through the calibration curves:
+//!    P(top article is right) and P(right article in the top three).
+//! 4. Answer when P(right) ≥ 0.65 and the runner-up is clearly less likely; else Clarify with
+//!    the top 2–3 when P(in top three) ≥ 0.6; else Handoff, suggesting only articles that share
+//!    words with the message.
+//!
 //! # Architecture invariants
 //! - This crate knows nothing about transports or storage: it never depends on axum, tungstenite,
 //!   teloxide, sqlx or tokio. The database is the server's; it calls [`KnowledgeBase::rebuild`].
