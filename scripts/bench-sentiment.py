@@ -12,6 +12,7 @@ times both scorers on the same texts, single core.
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ CORPORA = [
     ("nyt", "nytEditorialSnippets_GroundTruth.txt"),
 ]
 SERVICE = os.path.join(REPO, "feedback", "data", "sentiment", "service_messages.tsv")
+SERVICE_DEV = os.path.join(REPO, "feedback", "data", "sentiment", "service_messages_dev.tsv")
 LABELS = ["negative", "neutral", "positive"]
 
 
@@ -96,19 +98,36 @@ def main():
                 if abs(p - r["scores"]["compound"]) > 1e-3:
                     print(f"  mismatch py={p} rs={r['scores']['compound']}: {t[:160]}")
 
-    rows = [line.split("\t", 1) for line in read_lines(SERVICE) if not line.startswith("#")]
-    gold = [r[0] for r in rows]
-    texts = [r[1] for r in rows]
-    py = [label(analyzer.polarity_scores(t)["compound"]) for t in texts]
-    plain = [r["scores"]["label"] for r in rust(texts, "--vader-only")]
-    svc_rows = rust(texts)
-    svc = [r["scores"]["label"] for r in svc_rows]
-    print(f"\nservice_messages.tsv ({len(texts)} messages) macro F1: python vader {f1_scores(gold, py)[1]:.3f}, "
-          f"rust vader-only {f1_scores(gold, plain)[1]:.3f}, rust with service layer {f1_scores(gold, svc)[1]:.3f}")
-    if os.environ.get("SHOW_ERRORS"):
-        for g, p, t, r in zip(gold, svc, texts, svc_rows):
-            if g != p:
-                print(f"  gold {g:<8} got {p:<8} {r['scores']['compound']:+.3f} {t}")
+    # Adversarial parity: random soups of the words and marks VADER's rules react to (boosters,
+    # negations, "but", "kind of", "least", "no", idioms, caps, emoji, ?!), plain VADER only.
+    rng = random.Random(7)
+    soup = ["very", "extremely", "kind", "of", "sort", "least", "at", "no", "not", "never", "n't",
+            "isn't", "but", "BUT", "so", "this", "without", "doubt", "the", "bomb", "shit", "yeah",
+            "right", "kiss", "death", "to", "die", "for", "just", "enough", "good", "GOOD", "bad",
+            "great", "terrible", "love", "hate", "nor", "or", "fine", "ok", ":)", ":(", ":D", "!",
+            "?", "!!", "???", "😀", "😡", "💘", "…", "Good!", "NOT", "barely", "hardly", "sux",
+            "lol", "heart", "<3", "wtf", "kinda", "sorta", "friggin", "uber", ""]
+    texts = [" ".join(rng.choice(soup) for _ in range(rng.randint(0, 30))) for _ in range(20000)]
+    plain = rust(texts, "--vader-only")
+    exact = sum(
+        all(abs(analyzer.polarity_scores(t)[k] - r["scores"][k]) < 1e-9 for k in ("compound", "pos", "neu", "neg"))
+        for t, r in zip(texts, plain))
+    print(f"\nadversarial soups: {exact}/{len(texts)} identical to the reference (compound, pos, neu, neg)")
+
+    for path in (SERVICE, SERVICE_DEV):
+        rows = [line.split("\t", 1) for line in read_lines(path) if not line.startswith("#")]
+        gold = [r[0] for r in rows]
+        texts = [r[1] for r in rows]
+        py = [label(analyzer.polarity_scores(t)["compound"]) for t in texts]
+        plain = [r["scores"]["label"] for r in rust(texts, "--vader-only")]
+        svc_rows = rust(texts)
+        svc = [r["scores"]["label"] for r in svc_rows]
+        print(f"{os.path.basename(path)} ({len(texts)} messages) macro F1: python vader {f1_scores(gold, py)[1]:.3f}, "
+              f"rust vader-only {f1_scores(gold, plain)[1]:.3f}, rust with service layer {f1_scores(gold, svc)[1]:.3f}")
+        if os.environ.get("SHOW_ERRORS"):
+            for g, p, t, r in zip(gold, svc, texts, svc_rows):
+                if g != p:
+                    print(f"  gold {g:<8} got {p:<8} {r['scores']['compound']:+.3f} {t}")
 
     if not all_texts:
         return
