@@ -156,6 +156,8 @@ pub(crate) const CLARIFY_AT: f32 = 0.6;
 pub(crate) struct Calibration {
     pub answer: Logistic,
     pub top3: Logistic,
+    /// False when the knowledge base was too small to calibrate itself (fallback curves).
+    pub fitted: bool,
 }
 
 impl Calibration {
@@ -170,6 +172,7 @@ impl Calibration {
             top3: Logistic {
                 w: [-4.0, 6.0, 0.5],
             },
+            fitted: false,
         }
     }
 
@@ -185,10 +188,15 @@ impl Calibration {
             Logistic::fit(&top1, fallback.answer),
             Logistic::fit(&top3, fallback.top3),
         ) {
-            (Some(answer), Some(top3)) => Calibration { answer, top3 },
+            (Some(answer), Some(top3)) => Calibration {
+                answer,
+                top3,
+                fitted: true,
+            },
             (Some(answer), None) => Calibration {
                 answer,
                 top3: fallback.top3,
+                fitted: true,
             },
             _ => fallback,
         }

@@ -598,6 +598,7 @@ pub(crate) fn build_brain(
     if articles.is_empty() {
         return Ok(None);
     }
+    let started = std::time::Instant::now();
     let texts = training_texts(featurizer, articles);
     let classes = articles.len() + usize::from(articles.len() == 1);
     let (model, held_out) = std::thread::scope(|scope| {
@@ -609,10 +610,19 @@ pub(crate) fn build_brain(
         )
     });
     let held_out = held_out?;
-    Ok(Some(Brain {
-        model,
-        calibration: Calibration::fit(&held_out),
-    }))
+    let calibration = Calibration::fit(&held_out);
+    let right = held_out.iter().filter(|h| h.top1).count();
+    tracing::debug!(
+        articles = articles.len(),
+        texts = texts.len(),
+        features = model.vocab.len(),
+        held_out = held_out.len(),
+        held_out_right = right,
+        calibrated = calibration.fitted,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "knowledge base model trained"
+    );
+    Ok(Some(Brain { model, calibration }))
 }
 
 /// Ranks questions the model has not seen, fold by fold, each fold also missing a group of
