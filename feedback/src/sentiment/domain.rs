@@ -378,12 +378,10 @@ impl DomainLexicon {
         Ok(Atom::Word(word, u32::MAX))
     }
 
-    /// Every word some rule refers to, and whether a rule may start at it
+    /// Every word some rule refers to, with its slot
     /// (see [`super::vader::Vader::words_with_domain`]).
-    pub(crate) fn words(&self) -> impl Iterator<Item = (&str, u32, bool)> {
-        self.slots
-            .iter()
-            .map(|(w, &slot)| (&**w, slot, self.entries[slot as usize].trigger))
+    pub(crate) fn words(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.slots.iter().map(|(w, &slot)| (&**w, slot))
     }
 
     fn lookup(&self, word: &str) -> Option<&Entry> {
@@ -394,25 +392,6 @@ impl DomainLexicon {
 
     fn first_of(&self, entry: &Entry) -> &[u32] {
         &self.first_pool[entry.first_start as usize..][..entry.first_len as usize]
-    }
-
-    /// Cheap pre-check: can any rule start in this message?
-    fn may_fire(&self, tokens: &[Token<'_>]) -> bool {
-        tokens.iter().any(|t| {
-            // The question rule needs no trigger word.
-            if t.raw.ends_with('?') {
-                return true;
-            }
-            if Norm::reuses_lower(t) {
-                t.domain_trigger
-                    || (!self.by_number.is_empty() && t.lower.as_bytes()[0].is_ascii_digit())
-            } else {
-                let w = normalize_cow(t.raw);
-                self.lookup(&w).is_some_and(|i| i.trigger)
-                    || (!self.by_number.is_empty()
-                        && w.as_bytes().first().is_some_and(u8::is_ascii_digit))
-            }
-        })
     }
 
     fn rebuild_index(&mut self) {
@@ -553,61 +532,60 @@ impl DomainLexicon {
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
     pub(crate) fn apply(&self, tokens: &[Token<'_>], sentiments: &mut [f64]) -> Fired<'_> {
         let mut fired = Fired::default();
-        if !self.may_fire(tokens) {
+        if tokens.is_empty() {
             return fired;
         }
-        // Words that need normalising beyond VADER's lowercasing (kept punctuation, curly
-        // apostrophes, capitals VADER kept) go to one arena per message, not one String each.
+        // Words that need normalising beyond VADER's lowercasing (capitals, punctuation VADER
+        // kept, curly apostrophes) go to one arena per message, not one String each.
         let mut arena = String::new();
-        let spans: Vec<Option<(usize, usize)>> = tokens
-            .iter()
-            .map(|t| {
-                if Norm::reuses_lower(t) {
-                    return None;
-                }
-                let start = arena.len();
-                arena.push_str(&normalize_cow(t.raw));
-                Some((start, arena.len()))
-            })
-            .collect();
+        let mut odd: Vec<(usize, usize)> = Vec::new();
+        for t in tokens.iter().filter(|t| !t.plain) {
+            let start = arena.len();
+            arena.push_str(&normalize_cow(t.raw));
+            odd.push((start, arena.len()));
+        }
         let arena = arena.as_str();
+        let mut odd = odd.into_iter();
         let mut norms: Vec<Norm<'_, '_>> = Vec::with_capacity(tokens.len());
-        for (t, span) in tokens.iter().zip(spans) {
-            // The analyzer's word map gives each word's slot; only odd tokens (punctuation VADER
-            // kept, curly apostrophes) need a lookup of their own.
-            let (mut n, info) = match span {
-                None => (
-                    Norm::of(t, t.lower, true),
-                    self.entries.get(t.domain as usize),
-                ),
+        let (mut start, mut may_fire) = (0, false);
+        for (k, t) in tokens.iter().enumerate() {
+            // The analyzer's word map gives plain words their slot; odd ones are looked up here.
+            let odd_word = if t.plain { None } else { odd.next() };
+            let (mut n, info) = match odd_word {
                 Some((a, b)) => {
                     let word = &arena[a..b];
                     (Norm::of(t, word, false), self.lookup(word))
                 }
+                None => (
+                    Norm::of(t, t.lower, true),
+                    self.entries.get(t.domain as usize),
+                ),
             };
             if let Some(i) = info {
                 n.info = Some(i);
                 n.number = n.number.or(i.number);
                 n.negation |= i.negation;
                 n.unit = i.unit;
+                may_fire |= i.trigger;
             }
+            may_fire |= n.number.is_some() && !self.by_number.is_empty();
+            // Sentence bounds for every token: [start, end).
+            n.sentence_start = start as u32;
+            let ends = n.ends_sentence || k + 1 == tokens.len();
             norms.push(n);
-        }
-        // Sentence bounds for every token: [start, end).
-        let mut start = 0;
-        for k in 0..norms.len() {
-            norms[k].sentence_start = start as u32;
-            if norms[k].ends_sentence || k + 1 == norms.len() {
-                let question = tokens[k]
-                    .raw
-                    .trim_end_matches(['"', '\'', ')'])
-                    .ends_with('?');
+            if ends {
+                let question = t.raw.trim_end_matches(['"', '\'', ')']).ends_with('?');
+                may_fire |= question;
                 for n in &mut norms[start..=k] {
                     n.sentence_end = (k + 1) as u32;
                     n.question = question;
                 }
                 start = k + 1;
             }
+        }
+        // Nothing any rule could start from (and no question): leave VADER's valences alone.
+        if !may_fire {
+            return fired;
         }
         let sentence_start = |k: usize| norms[k].sentence_start as usize;
         let sentence_end = |k: usize| norms[k].sentence_end as usize;
@@ -1008,12 +986,6 @@ struct Norm<'t, 'd> {
 }
 
 impl<'t> Norm<'t, '_> {
-    /// VADER's `lower` is already the domain word: an ASCII token whose lowercased word starts
-    /// and ends with a letter or digit (VADER stripped the same ASCII punctuation we would).
-    fn reuses_lower(token: &Token<'_>) -> bool {
-        token.plain
-    }
-
     fn of(token: &Token<'_>, word: &'t str, word_is_lower: bool) -> Self {
         let mut norm = Norm {
             word,

@@ -372,8 +372,6 @@ pub(crate) struct Token<'t> {
     pub negation: bool,
     /// Slot of `lower` in the analyzer's customer-service layer (`u32::MAX`: no rule uses it).
     pub domain: u32,
-    /// ... and some rule may start at it (it begins a phrase or is a duration).
-    pub domain_trigger: bool,
     /// `lower` as a [`sym`] symbol, or `sym::NONE`.
     pub sym: u8,
     /// `word.isupper()`.
@@ -389,7 +387,6 @@ pub(crate) struct WordInfo {
     booster: i8,
     negation: bool,
     domain: u32,
-    domain_trigger: bool,
     sym: u8,
 }
 
@@ -400,7 +397,6 @@ impl Default for WordInfo {
             booster: 0,
             negation: false,
             domain: u32::MAX,
-            domain_trigger: false,
             sym: sym::NONE,
         }
     }
@@ -530,13 +526,12 @@ impl Vader {
     /// lookup per token serves both.
     pub(crate) fn words_with_domain<'a>(
         &self,
-        domain_words: impl Iterator<Item = (&'a str, u32, bool)>,
+        domain_words: impl Iterator<Item = (&'a str, u32)>,
     ) -> WordMap {
         let mut words = self.words.clone();
-        for (w, slot, trigger) in domain_words {
+        for (w, slot) in domain_words {
             let info = words.entry(w);
             info.domain = slot;
-            info.domain_trigger = trigger;
         }
         words
     }
@@ -641,7 +636,6 @@ impl Vader {
                     _ => None,
                 },
                 domain: info.domain,
-                domain_trigger: info.domain_trigger,
                 sym: info.sym,
                 negation,
                 upper,
