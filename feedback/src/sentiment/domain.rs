@@ -35,7 +35,7 @@
 use std::borrow::Cow;
 
 use super::SentimentError;
-use super::vader::{FxMap, N_SCALAR, Token};
+use super::vader::{FxMap, N_SCALAR, Token, WordMap};
 
 /// A phrase at or below this valence is a complaint (for sarcasm and how-to questions).
 const COMPLAINT: f64 = -1.0;
@@ -530,7 +530,12 @@ impl DomainLexicon {
     }
 
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
-    pub(crate) fn apply(&self, tokens: &[Token<'_>], sentiments: &mut [f64]) -> Fired<'_> {
+    pub(crate) fn apply(
+        &self,
+        tokens: &[Token<'_>],
+        words: Option<&WordMap>,
+        sentiments: &mut [f64],
+    ) -> Fired<'_> {
         let mut fired = Fired::default();
         if tokens.is_empty() {
             return fired;
@@ -554,7 +559,12 @@ impl DomainLexicon {
             let (mut n, info) = match odd_word {
                 Some((a, b)) => {
                     let word = &arena[a..b];
-                    (Norm::of(t, word, false), self.lookup(word))
+                    // The analyzer's map has the same slots and faster keys than `self.slots`.
+                    let info = match words {
+                        Some(w) => self.entries.get(w.domain_slot(word) as usize),
+                        None => self.lookup(word),
+                    };
+                    (Norm::of(t, word, false), info)
                 }
                 None => (
                     Norm::of(t, t.lower, true),

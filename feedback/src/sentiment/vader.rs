@@ -449,6 +449,11 @@ pub(crate) struct WordMap {
 }
 
 impl WordMap {
+    /// The domain slot of `word` (`u32::MAX` when no domain rule uses it).
+    pub(crate) fn domain_slot(&self, word: &str) -> u32 {
+        self.get(word).map_or(u32::MAX, |i| i.domain)
+    }
+
     pub(crate) fn get(&self, word: &str) -> Option<&WordInfo> {
         match ShortKey::new(word) {
             Some(key) => self.short.get(&key),
