@@ -719,6 +719,13 @@ impl DomainLexicon {
             fired.rules.push(cue_id);
         }
 
+        // Phrases and waits were found in two sweeps; sorted, a range check is a binary search.
+        complaints.sort_unstable();
+        let complaint_in = |range: std::ops::Range<usize>| {
+            let from = complaints.partition_point(|&c| c < range.start);
+            complaints.get(from).is_some_and(|&c| c < range.end)
+        };
+
         // 3. Sarcasm: a positive interjection before a complaint in the same sentence
         //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers"),
         //    or a positive exclamation standing alone next to a complaint ("…it's been 4 days.
@@ -792,10 +799,7 @@ impl DomainLexicon {
                     .unwrap_or(e)
             };
             let hypothetical = if norms[k].question { hypothetical() } else { e };
-            if norms[k].question
-                && is_how_to(&norms[s..e])
-                && !complaints.iter().any(|c| (s..hypothetical).contains(c))
-            {
+            if norms[k].question && is_how_to(&norms[s..e]) && !complaint_in(s..hypothetical) {
                 let mut any = false;
                 for j in s..e {
                     if sentiments[j] < 0.0
