@@ -37,6 +37,8 @@ use std::borrow::Cow;
 use super::SentimentError;
 use super::vader::{FxMap, N_SCALAR, Token, WordMap};
 
+/// How many tokens before a complaint a sarcastic interjection may stand.
+const SARCASM_WINDOW: usize = 20;
 /// A phrase at or below this valence is a complaint (for sarcasm and how-to questions).
 const COMPLAINT: f64 = -1.0;
 /// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
@@ -737,7 +739,8 @@ impl DomainLexicon {
                 let (s, e) = (sentence_start(j), sentence_end(j));
                 (s == end || Some(s) == before) && is_exclamation(&norms[s..e], j - s)
             };
-            let mut js: Vec<usize> = (start..c).collect();
+            // Only the last few tokens before the complaint: keeps long run-on sentences linear.
+            let mut js: Vec<usize> = (start.max(c.saturating_sub(SARCASM_WINDOW))..c).collect();
             if let Some(b) = before {
                 js.extend(b..start);
             }
