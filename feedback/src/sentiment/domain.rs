@@ -741,7 +741,8 @@ impl DomainLexicon {
             };
             // Only the last few tokens before the complaint: keeps long run-on sentences linear.
             let mut js: Vec<usize> = (start.max(c.saturating_sub(SARCASM_WINDOW))..c).collect();
-            if let Some(b) = before {
+            // A standalone exclamation is at most 5 tokens: only such a sentence before counts.
+            if let Some(b) = before.filter(|&b| start - b <= 5) {
                 js.extend(b..start);
             }
             js.extend(
