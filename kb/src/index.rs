@@ -31,7 +31,7 @@ const LANGUAGE_FILE: &str = "hark-kb-language";
 const MAX_QUERY_STEMS: usize = 32;
 const MAX_QUERY_GRAMS: usize = 48;
 /// The writer's indexing arena; articles are small, tantivy's minimum (15 MB) is plenty.
-const WRITER_MEMORY: usize = 20_000_000;
+const WRITER_MEMORY: usize = 15_000_000;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::text::{Features, Featurizer, Rng};
+use crate::text::{Features, Featurizer, Key, Rng};
 
 /// A sparse, L2-normalised feature vector: (feature index, weight), sorted by index.
 pub(crate) type SparseVec = Vec<(u32, f32)>;
@@ -22,7 +22,7 @@ const MAX_WEIGHTS: usize = 8_000_000;
 /// Maps feature keys to columns and holds their inverse document frequencies.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vocab {
-    index: HashMap<u64, u32>,
+    index: HashMap<Key, u32>,
     idf: Vec<f32>,
 }
 
@@ -30,8 +30,8 @@ impl Vocab {
     /// Builds the vocabulary from training texts' features, keeping at most `max_features`
     /// columns, the most frequent first.
     pub(crate) fn build(docs: &[&Features], max_features: usize) -> Self {
-        let mut df: HashMap<u64, u32> = HashMap::new();
-        let mut seen: Vec<u64> = Vec::new();
+        let mut df: HashMap<Key, u32> = HashMap::new();
+        let mut seen: Vec<Key> = Vec::new();
         for doc in docs {
             seen.clear();
             seen.extend(doc.words.iter().chain(doc.chars.iter()));
@@ -41,7 +41,7 @@ impl Vocab {
                 *df.entry(*key).or_insert(0) += 1;
             }
         }
-        let mut keys: Vec<(u64, u32)> = df.into_iter().collect();
+        let mut keys: Vec<(Key, u32)> = df.into_iter().collect();
         if keys.len() > max_features {
             keys.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             keys.truncate(max_features);
@@ -61,7 +61,7 @@ impl Vocab {
         self.idf.len()
     }
 
-    pub(crate) fn contains(&self, key: u64) -> bool {
+    pub(crate) fn contains(&self, key: Key) -> bool {
         self.index.contains_key(&key)
     }
 
@@ -87,7 +87,7 @@ impl Vocab {
         out
     }
 
-    fn block(&self, keys: &[u64], out: &mut SparseVec) {
+    fn block(&self, keys: &[Key], out: &mut SparseVec) {
         let start = out.len();
         let mut cols: Vec<u32> = keys
             .iter()

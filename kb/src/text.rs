@@ -51,11 +51,15 @@ pub(crate) fn tokens(analyzer: &TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+/// A hashed feature. 32 bits: a knowledge base has at most a few hundred thousand distinct
+/// features, so collisions are a handful, and features are the bulk of rebuild memory.
+pub(crate) type Key = u32;
+
 /// Hashed features of one text, before weighting: one key per occurrence.
 #[derive(Debug, Default)]
 pub(crate) struct Features {
-    pub words: Vec<u64>,
-    pub chars: Vec<u64>,
+    pub words: Vec<Key>,
+    pub chars: Vec<Key>,
 }
 
 /// Turns text into feature keys. Cheap to clone; `Send + Sync`.
@@ -84,13 +88,13 @@ impl Featurizer {
         let mut words = Vec::with_capacity(stems.len() * 2 + 1);
         let mut prev = hash_str(1, "^");
         for stem in &stems {
-            let h = stem_key(stem);
-            words.push(h);
-            words.push(mix(prev ^ h.rotate_left(17)));
+            let h = hash_str(2, stem);
+            words.push(h as Key);
+            words.push(mix(prev ^ h.rotate_left(17)) as Key);
             prev = h;
         }
         if !stems.is_empty() {
-            words.push(mix(prev ^ hash_str(1, "$").rotate_left(17)));
+            words.push(mix(prev ^ hash_str(1, "$").rotate_left(17)) as Key);
         }
 
         let mut chars = Vec::new();
@@ -113,7 +117,7 @@ impl Featurizer {
                     for c in gram {
                         h = (h ^ u64::from(*c)).wrapping_mul(0x0100_0000_01b3);
                     }
-                    chars.push(mix(h));
+                    chars.push(mix(h) as Key);
                 }
             }
         }
@@ -135,8 +139,8 @@ pub(crate) struct Analyzed {
 }
 
 /// The model's feature key for a stemmed word.
-pub(crate) fn stem_key(stem: &str) -> u64 {
-    hash_str(2, stem)
+pub(crate) fn stem_key(stem: &str) -> Key {
+    hash_str(2, stem) as Key
 }
 
 fn hash_str(namespace: u64, s: &str) -> u64 {
