@@ -41,6 +41,15 @@ use super::vader::{FxMap, N_SCALAR, Token, WordMap};
 const SARCASM_WINDOW: usize = 20;
 /// A phrase at or below this valence is a complaint (for sarcasm and how-to questions).
 const COMPLAINT: f64 = -1.0;
+impl<'d> Fired<'d> {
+    fn push(&mut self, rule: &'d RuleId) {
+        self.count += 1;
+        if self.explain {
+            self.rules.push(rule);
+        }
+    }
+}
+
 /// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
 const FREE_WAIT_MINUTES: f64 = 5.0;
 /// Valence per e-fold of waiting beyond the free wait: 45 min ≈ -1.8, 2 h ≈ -2.5.
@@ -199,6 +208,9 @@ pub(crate) const BUILTIN_ORIGIN: &str = "service_lexicon.tsv";
 /// What the layer changed in one message: one entry per rule application.
 #[derive(Debug, Default)]
 pub(crate) struct Fired<'d> {
+    /// Whether to list the rules (explaining) or only count them (scoring).
+    pub explain: bool,
+    pub count: usize,
     pub rules: Vec<&'d RuleId>,
 }
 
@@ -537,8 +549,12 @@ impl DomainLexicon {
         tokens: &[Token<'_>],
         words: Option<&WordMap>,
         sentiments: &mut [f64],
+        explain: bool,
     ) -> Fired<'_> {
-        let mut fired = Fired::default();
+        let mut fired = Fired {
+            explain,
+            ..Fired::default()
+        };
         if tokens.is_empty() {
             return fired;
         }
@@ -678,7 +694,7 @@ impl DomainLexicon {
             if valence <= COMPLAINT {
                 complaints.push(last);
             }
-            fired.rules.push(&phrase.id);
+            fired.push(&phrase.id);
             k = last + 1;
         }
 
@@ -717,8 +733,8 @@ impl DomainLexicon {
             sentiments[k] = valence;
             covered[k] = true;
             complaints.push(k);
-            fired.rules.push(&unit.id);
-            fired.rules.push(cue_id);
+            fired.push(&unit.id);
+            fired.push(cue_id);
         }
 
         // Phrases and waits were found in two sweeps; sorted, a range check is a binary search.
@@ -763,7 +779,7 @@ impl DomainLexicon {
                 if same || (!(start..end).contains(&j) && alone(j)) {
                     sentiments[j] = -sentiments[j].abs();
                     covered[j] = true;
-                    fired.rules.push(id);
+                    fired.push(id);
                 }
             }
         }
@@ -789,7 +805,7 @@ impl DomainLexicon {
                     }
                 }
                 if any {
-                    fired.rules.push(if closer {
+                    fired.push(if closer {
                         &self.rule_closer
                     } else {
                         &self.rule_question
@@ -815,7 +831,7 @@ impl DomainLexicon {
                     }
                 }
                 if any {
-                    fired.rules.push(&self.rule_how_to);
+                    fired.push(&self.rule_how_to);
                 }
             }
             k = e;
