@@ -516,29 +516,45 @@ impl DomainLexicon {
     /// Index of the last token of a match of `steps` starting at `pos`, within `[pos, end)`.
     fn match_steps(
         &self,
-        steps: &[Step],
+        mut steps: &[Step],
         norms: &[Norm<'_, '_>],
-        pos: usize,
+        mut pos: usize,
         end: usize,
     ) -> Option<usize> {
-        let Some((step, rest)) = steps.split_first() else {
-            return pos.checked_sub(1);
-        };
-        match step {
-            // A gap never skips a negation: "it still isn't fixed" must not match "it ~2 fixed".
-            Step::Gap(n) => (0..=*n)
-                .take_while(|&skip| {
-                    pos + skip <= end && (skip == 0 || !norms[pos + skip - 1].negation)
-                })
-                .find_map(|skip| self.match_steps(rest, norms, pos + skip, end)),
-            Step::Element { alts, optional } => {
-                let here = (pos < end && alts.iter().any(|a| self.atom_matches(a, &norms[pos])))
+        loop {
+            let Some((step, rest)) = steps.split_first() else {
+                return pos.checked_sub(1);
+            };
+            match step {
+                // Required elements, the common case, need no backtracking: walk them.
+                Step::Element {
+                    alts,
+                    optional: false,
+                } => {
+                    if pos >= end || !alts.iter().any(|a| self.atom_matches(a, &norms[pos])) {
+                        return None;
+                    }
+                    steps = rest;
+                    pos += 1;
+                }
+                // A gap never skips a negation: "it still isn't fixed" must not match "it ~2 fixed".
+                Step::Gap(n) => {
+                    return (0..=*n)
+                        .take_while(|&skip| {
+                            pos + skip <= end && (skip == 0 || !norms[pos + skip - 1].negation)
+                        })
+                        .find_map(|skip| self.match_steps(rest, norms, pos + skip, end));
+                }
+                Step::Element {
+                    alts,
+                    optional: true,
+                } => {
+                    let here = (pos < end
+                        && alts.iter().any(|a| self.atom_matches(a, &norms[pos])))
                     .then(|| self.match_steps(rest, norms, pos + 1, end))
                     .flatten();
-                if here.is_some() || !*optional {
-                    return here;
+                    return here.or_else(|| self.match_steps(rest, norms, pos, end));
                 }
-                self.match_steps(rest, norms, pos, end)
             }
         }
     }
