@@ -393,8 +393,8 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     // A person is being fetched or is here: an unacknowledged handoff request has done its job.
     if (s !== 'bot') outbox.filter((e) => e.t === 'handoff').forEach((e) => dropEntry(e.c));
     if (live && s !== prev) {
-      if (s === 'waiting') event('Finding a person for you…');
-      else if (s === 'resolved') event('Conversation closed');
+      // "waiting" is shown by the banner (and the server writes its own system message into the log).
+      if (s === 'resolved') event('Conversation closed');
       else if (s === 'bot' && (prev === 'agent' || prev === 'waiting')) event(`You're back with the ${BOT.toLowerCase()}`);
       if (s !== 'agent') agentName = null;
     }
