@@ -125,6 +125,13 @@ pub(crate) struct DomainLexicon {
     sarcasm: FxMap<Box<str>, RuleId>,
     /// Phrases whose first element can be a number.
     by_number: Vec<usize>,
+    /// Per phrase, one bit per required element (see [`Entry::feat`]): the phrase can only
+    /// match a message whose tokens set every bit of its mask.
+    required: Vec<Feat>,
+    /// The bits of the required elements a number can match (`#`, `#>=N`).
+    number_feat: Feat,
+    /// Indexed by slot: the bits of the required elements each word matches.
+    feats: Vec<Feat>,
     rule_question: RuleId,
     rule_closer: RuleId,
     rule_how_to: RuleId,
@@ -148,6 +155,9 @@ impl Default for DomainLexicon {
             wait_cues: Vec::new(),
             sarcasm: FxMap::default(),
             by_number: Vec::new(),
+            required: Vec::new(),
+            number_feat: Feat::default(),
+            feats: Vec::new(),
             rule_question: rule("question-positive"),
             rule_closer: rule("closing-thanks"),
             rule_how_to: rule("how-to-question"),
@@ -171,6 +181,30 @@ struct Entry {
     trigger: bool,
 }
 
+/// A set of required pattern elements, one bit each (element index mod 512).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Feat([u64; 8]);
+
+impl Feat {
+    fn bit(k: usize) -> Feat {
+        let mut f = Feat::default();
+        f.0[(k / 64) % 8] = 1 << (k % 64);
+        f
+    }
+
+    #[inline]
+    fn add(&mut self, other: &Feat) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    #[inline]
+    fn contains(&self, other: &Feat) -> bool {
+        self.0.iter().zip(other.0).all(|(a, b)| a & b == b)
+    }
+}
+
 /// What the rules know about one word, while the index is built.
 #[derive(Debug, Clone)]
 struct WordIndex {
@@ -185,6 +219,8 @@ struct WordIndex {
     number: Option<f64>,
     /// "no", "nobody", "never"…: a negation for the gap and flip rules.
     negation: bool,
+    /// The required pattern elements this word matches (see `DomainLexicon::required`).
+    feat: Feat,
 }
 
 impl Default for WordIndex {
@@ -197,6 +233,7 @@ impl Default for WordIndex {
             sarcasm: false,
             number: None,
             negation: false,
+            feat: Feat::default(),
         }
     }
 }
@@ -469,10 +506,48 @@ impl DomainLexicon {
         for w in ["no", "nobody", "noone", "nothing", "none", "never", "not"] {
             index.entry(Box::from(w)).or_default().negation = true;
         }
+        // The pre-check of `apply`: every required element of a phrase gets a bit (equal
+        // elements share one; beyond 512 they wrap, which only makes the check less selective).
+        let mut element_bits: FxMap<String, usize> = FxMap::default();
+        self.required.clear();
+        self.number_feat = Feat::default();
+        for phrase in &self.phrases {
+            let mut mask = Feat::default();
+            for step in &phrase.steps {
+                let Step::Element {
+                    alts,
+                    optional: false,
+                } = step
+                else {
+                    continue;
+                };
+                let next = element_bits.len();
+                let bit = Feat::bit(*element_bits.entry(format!("{alts:?}")).or_insert(next));
+                mask.add(&bit);
+                for atom in alts {
+                    match atom {
+                        Atom::Word(w, _) => index.entry(w.clone()).or_default().feat.add(&bit),
+                        Atom::Class(c) => {
+                            for w in &self.classes[*c] {
+                                index.entry(w.clone()).or_default().feat.add(&bit);
+                            }
+                        }
+                        Atom::Number { .. } => self.number_feat.add(&bit),
+                    }
+                }
+            }
+            self.required.push(mask);
+        }
         self.slots.clear();
         self.entries.clear();
         self.first_pool.clear();
+        self.feats.clear();
         for (w, entry) in index {
+            let mut feat = entry.feat;
+            if entry.number.is_some() {
+                feat.add(&self.number_feat);
+            }
+            self.feats.push(feat);
             self.slots
                 .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
             let first_start = u32::try_from(self.first_pool.len()).unwrap_or(u32::MAX);
@@ -559,6 +634,80 @@ impl DomainLexicon {
         }
     }
 
+    /// A cheap necessary condition for any rule to fire, read off VADER's tokens without
+    /// building the layer's own view of them: a question (the question rules), a duration word
+    /// (waiting times), or a phrase whose every required element some token can match (the
+    /// phrases; sarcasm needs a complaint from one of those). `false` means the layer would
+    /// leave every valence alone, so `apply` can return at once.
+    fn can_fire(&self, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
+        const MAX_STARTS: usize = 32;
+        let mut present = Feat::default();
+        let mut starts = [0u32; MAX_STARTS];
+        let mut n_starts = 0;
+        let mut number = false;
+        for t in tokens {
+            // A sentence ends in a question when its last token does, quotes and brackets aside.
+            let last = t
+                .raw
+                .bytes()
+                .rev()
+                .find(|b| !matches!(b, b'"' | b'\'' | b')'));
+            if last == Some(b'?') {
+                return true;
+            }
+            let (slot, digit) = if t.plain {
+                (t.domain, t.lower.as_bytes()[0].is_ascii_digit())
+            } else if t.raw.is_ascii() {
+                // `normalize_word` of an ASCII token: lowercase, ASCII punctuation trimmed. That is
+                // VADER's lookup key unless VADER kept the punctuation (two characters or fewer).
+                let trimmed = t.raw.trim_matches(|c: char| c.is_ascii_punctuation());
+                let digit = trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                if trimmed.len() == t.lower.len() {
+                    (t.domain, digit)
+                } else {
+                    let lower = trimmed.to_ascii_lowercase();
+                    (self.slot_of(&lower, words), digit)
+                }
+            } else {
+                let word = normalize_cow(t.raw);
+                let digit = word.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                (self.slot_of(&word, words), digit)
+            };
+            if digit {
+                number = true;
+                present.add(&self.number_feat);
+            }
+            let Some(entry) = self.entries.get(slot as usize) else {
+                continue;
+            };
+            if entry.unit {
+                return true;
+            }
+            number |= entry.number.is_some();
+            present.add(&self.feats[slot as usize]);
+            if entry.first_len > 0 {
+                if n_starts == MAX_STARTS {
+                    return true;
+                }
+                starts[n_starts] = slot;
+                n_starts += 1;
+            }
+        }
+        let possible = |p: u32| present.contains(&self.required[p as usize]);
+        starts[..n_starts].iter().any(|&slot| {
+            self.first_of(&self.entries[slot as usize])
+                .iter()
+                .any(|&p| possible(p))
+        }) || (number && self.by_number.iter().any(|&p| possible(p as u32)))
+    }
+
+    fn slot_of(&self, word: &str, words: Option<&WordMap>) -> u32 {
+        match words {
+            Some(w) => w.domain_slot(word),
+            None => self.slots.get(word).copied().unwrap_or(u32::MAX),
+        }
+    }
+
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
     pub(crate) fn apply(
         &self,
@@ -571,7 +720,7 @@ impl DomainLexicon {
             explain,
             ..Fired::default()
         };
-        if tokens.is_empty() {
+        if tokens.is_empty() || !self.can_fire(tokens, words) {
             return fired;
         }
         // Words that need normalising beyond VADER's lowercasing (capitals, punctuation VADER
