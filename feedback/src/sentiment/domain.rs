@@ -50,6 +50,12 @@ impl<'d> Fired<'d> {
     }
 }
 
+/// What [`DomainLexicon::can_fire`] reads off one token.
+struct TokenKey {
+    slot: u32,
+    digit: bool,
+}
+
 /// Duration in minutes at or under which a wait is not a complaint ("I waited 5 minutes").
 const FREE_WAIT_MINUTES: f64 = 5.0;
 /// Valence per e-fold of waiting beyond the free wait: 45 min ≈ -1.8, 2 h ≈ -2.5.
@@ -132,6 +138,11 @@ pub(crate) struct DomainLexicon {
     number_feat: Feat,
     /// Indexed by slot: the bits of the required elements each word matches.
     feats: Vec<Feat>,
+    /// Per phrase, the bit of its second element when that is required and must follow the
+    /// first at once (no gap, not optional); empty otherwise.
+    second: Vec<Feat>,
+    /// Per waiting cue, the bits of its words (all must be in the message).
+    cue_masks: Vec<Feat>,
     rule_question: RuleId,
     rule_closer: RuleId,
     rule_how_to: RuleId,
@@ -158,6 +169,8 @@ impl Default for DomainLexicon {
             required: Vec::new(),
             number_feat: Feat::default(),
             feats: Vec::new(),
+            second: Vec::new(),
+            cue_masks: Vec::new(),
             rule_question: rule("question-positive"),
             rule_closer: rule("closing-thanks"),
             rule_how_to: rule("how-to-question"),
@@ -510,10 +523,12 @@ impl DomainLexicon {
         // elements share one; beyond 512 they wrap, which only makes the check less selective).
         let mut element_bits: FxMap<String, usize> = FxMap::default();
         self.required.clear();
+        self.second.clear();
         self.number_feat = Feat::default();
         for phrase in &self.phrases {
             let mut mask = Feat::default();
-            for step in &phrase.steps {
+            let mut second = Feat::default();
+            for (k, step) in phrase.steps.iter().enumerate() {
                 let Step::Element {
                     alts,
                     optional: false,
@@ -524,6 +539,9 @@ impl DomainLexicon {
                 let next = element_bits.len();
                 let bit = Feat::bit(*element_bits.entry(format!("{alts:?}")).or_insert(next));
                 mask.add(&bit);
+                if k == 1 {
+                    second = bit;
+                }
                 for atom in alts {
                     match atom {
                         Atom::Word(w, _) => index.entry(w.clone()).or_default().feat.add(&bit),
@@ -537,6 +555,18 @@ impl DomainLexicon {
                 }
             }
             self.required.push(mask);
+            self.second.push(second);
+        }
+        self.cue_masks.clear();
+        for (cue, _) in &self.wait_cues {
+            let mut mask = Feat::default();
+            for w in cue {
+                let next = element_bits.len();
+                let bit = Feat::bit(*element_bits.entry(format!("cue {w}")).or_insert(next));
+                index.entry(w.clone()).or_default().feat.add(&bit);
+                mask.add(&bit);
+            }
+            self.cue_masks.push(mask);
         }
         self.slots.clear();
         self.entries.clear();
@@ -642,10 +672,10 @@ impl DomainLexicon {
     fn can_fire(&self, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
         const MAX_STARTS: usize = 32;
         let mut present = Feat::default();
-        let mut starts = [0u32; MAX_STARTS];
+        let mut starts = [(0u32, 0u32); MAX_STARTS];
         let mut n_starts = 0;
-        let mut number = false;
-        for t in tokens {
+        let (mut number, mut unit) = (false, false);
+        for (i, t) in tokens.iter().enumerate() {
             // A sentence ends in a question when its last token does, quotes and brackets aside.
             let last = t
                 .raw
@@ -655,50 +685,108 @@ impl DomainLexicon {
             if last == Some(b'?') {
                 return true;
             }
-            let (slot, digit) = if t.plain {
-                (t.domain, t.lower.as_bytes()[0].is_ascii_digit())
-            } else if t.raw.is_ascii() {
-                // `normalize_word` of an ASCII token: lowercase, ASCII punctuation trimmed. That is
-                // VADER's lookup key unless VADER kept the punctuation (two characters or fewer).
-                let trimmed = t.raw.trim_matches(|c: char| c.is_ascii_punctuation());
-                let digit = trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit);
-                if trimmed.len() == t.lower.len() {
-                    (t.domain, digit)
-                } else {
-                    let lower = trimmed.to_ascii_lowercase();
-                    (self.slot_of(&lower, words), digit)
-                }
-            } else {
-                let word = normalize_cow(t.raw);
-                let digit = word.as_bytes().first().is_some_and(u8::is_ascii_digit);
-                (self.slot_of(&word, words), digit)
-            };
-            if digit {
+            let key = self.token_key(t, words);
+            let entry = self.entries.get(key.slot as usize);
+            // A duration needs a count right before it ("45 minutes", "a few days", "for weeks").
+            unit = unit
+                || (i > 0 && entry.is_some_and(|e| e.unit) && self.counts(&tokens[i - 1], words));
+            if key.digit {
                 number = true;
                 present.add(&self.number_feat);
             }
-            let Some(entry) = self.entries.get(slot as usize) else {
+            let Some(entry) = entry else {
                 continue;
             };
-            if entry.unit {
-                return true;
-            }
             number |= entry.number.is_some();
-            present.add(&self.feats[slot as usize]);
+            present.add(&self.feats[key.slot as usize]);
             if entry.first_len > 0 {
                 if n_starts == MAX_STARTS {
                     return true;
                 }
-                starts[n_starts] = slot;
+                starts[n_starts] = (key.slot, i as u32);
                 n_starts += 1;
             }
         }
+        // A duration also needs a waiting cue ("on hold", "it's been").
+        if unit && self.cue_masks.iter().any(|m| present.contains(m)) {
+            return true;
+        }
         let possible = |p: u32| present.contains(&self.required[p as usize]);
-        starts[..n_starts].iter().any(|&slot| {
+        // The token after a start must match the phrase's second element when that comes at once.
+        let next_feat = |i: usize| {
+            let mut feat = Feat::default();
+            if let Some(t) = tokens.get(i + 1) {
+                let key = self.token_key(t, words);
+                if let Some(f) = self.feats.get(key.slot as usize) {
+                    feat = *f;
+                }
+                if key.digit {
+                    feat.add(&self.number_feat);
+                }
+            }
+            feat
+        };
+        starts[..n_starts].iter().any(|&(slot, i)| {
+            let mut next: Option<Feat> = None;
             self.first_of(&self.entries[slot as usize])
                 .iter()
-                .any(|&p| possible(p))
+                .any(|&p| {
+                    possible(p) && {
+                        let second = &self.second[p as usize];
+                        *second == Feat::default()
+                            || next
+                                .get_or_insert_with(|| next_feat(i as usize))
+                                .contains(second)
+                    }
+                })
         }) || (number && self.by_number.iter().any(|&p| possible(p as u32)))
+    }
+
+    /// Whether a token can count a duration after it (a superset of what `quantity` accepts):
+    /// a number or "a", "few", "couple", "of", "for"….
+    fn counts(&self, t: &Token<'_>, words: Option<&WordMap>) -> bool {
+        const COUNT_WORDS: &[&str] = &[
+            "a", "an", "few", "several", "multiple", "many", "couple", "of", "for", "over", "in",
+        ];
+        let key = self.token_key(t, words);
+        let word = normalize_cow(t.raw);
+        key.digit
+            || self
+                .entries
+                .get(key.slot as usize)
+                .is_some_and(|e| e.number.is_some())
+            || COUNT_WORDS.contains(&&*word)
+    }
+
+    /// The domain slot of a token's normalised word (see [`normalize_word`]) and whether that
+    /// word starts with a digit.
+    #[inline]
+    fn token_key(&self, t: &Token<'_>, words: Option<&WordMap>) -> TokenKey {
+        if t.plain {
+            TokenKey {
+                slot: t.domain,
+                digit: t.lower.as_bytes()[0].is_ascii_digit(),
+            }
+        } else if t.raw.is_ascii() {
+            // `normalize_word` of an ASCII token: lowercase, ASCII punctuation trimmed. That is
+            // VADER's lookup key unless VADER kept the punctuation (two characters or fewer).
+            let trimmed = t.raw.trim_matches(|c: char| c.is_ascii_punctuation());
+            let slot = if trimmed.len() == t.lower.len() {
+                t.domain
+            } else {
+                self.slot_of(&trimmed.to_ascii_lowercase(), words)
+            };
+            TokenKey {
+                slot,
+                digit: trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit),
+            }
+        } else {
+            let word = normalize_cow(t.raw);
+            TokenKey {
+                slot: self.slot_of(&word, words),
+                digit: word.as_bytes().first().is_some_and(u8::is_ascii_digit),
+            }
+        }
     }
 
     fn slot_of(&self, word: &str, words: Option<&WordMap>) -> u32 {
@@ -716,11 +804,28 @@ impl DomainLexicon {
         sentiments: &mut [f64],
         explain: bool,
     ) -> Fired<'_> {
+        if !self.can_fire(tokens, words) {
+            return Fired {
+                explain,
+                ..Fired::default()
+            };
+        }
+        self.apply_rules(tokens, words, sentiments, explain)
+    }
+
+    /// [`Self::apply`] without the pre-check.
+    fn apply_rules(
+        &self,
+        tokens: &[Token<'_>],
+        words: Option<&WordMap>,
+        sentiments: &mut [f64],
+        explain: bool,
+    ) -> Fired<'_> {
         let mut fired = Fired {
             explain,
             ..Fired::default()
         };
-        if tokens.is_empty() || !self.can_fire(tokens, words) {
+        if tokens.is_empty() {
             return fired;
         }
         // Words that need normalising beyond VADER's lowercasing (capitals, punctuation VADER
@@ -1321,4 +1426,59 @@ fn parse_valence(field: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| v.is_finite() && (-4.0..=4.0).contains(v))
         .ok_or_else(|| format!("valence {field:?} must be a number in [-4, 4] like VADER's"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::vader::Vader;
+    use super::*;
+
+    /// The pre-check may let through messages no rule fires on, never the other way round.
+    #[test]
+    fn can_fire_never_hides_a_rule() {
+        let vader = Vader::embedded();
+        let domain = DomainLexicon::builtin();
+        let words = vader.words_with_domain(domain.words());
+        let mut texts: Vec<String> = [
+            include_str!("../../data/sentiment/service_messages.tsv"),
+            include_str!("../../data/sentiment/service_messages_dev.tsv"),
+        ]
+        .iter()
+        .flat_map(|f| f.lines())
+        .filter_map(|l| l.split_once('\t').map(|(_, t)| t.to_string()))
+        .collect();
+        texts.extend(
+            BUILTIN
+                .lines()
+                .filter(|l| l.starts_with("phrase\t"))
+                .filter_map(|l| l.split('\t').nth(3).map(str::to_string)),
+        );
+        // Variations: capitals, punctuation, curly apostrophes, the words alone.
+        let variants: Vec<String> = texts
+            .iter()
+            .flat_map(|t| {
+                [
+                    t.to_uppercase(),
+                    t.replace('\'', "\u{2019}"),
+                    t.replace(' ', ", "),
+                    t.replace(['?', '.', '!'], ""),
+                    t.replace('?', "."),
+                ]
+            })
+            .collect();
+        texts.extend(variants);
+        let (mut fired, mut checked) = (0, 0);
+        for text in &texts {
+            let text = vader.demojize(text);
+            let tokens = vader.tokenize(&text, &words);
+            let mut sentiments = vader.valences(&tokens);
+            let rules = domain.apply_rules(&tokens, Some(&words), &mut sentiments, false);
+            if rules.count > 0 {
+                fired += 1;
+                assert!(domain.can_fire(&tokens, Some(&words)), "{text}");
+            }
+            checked += 1;
+        }
+        assert!(fired > checked / 3, "{fired} of {checked}");
+    }
 }
