@@ -1,6 +1,7 @@
 //! Builds the running application from [`Settings`]: database, knowledge base, engine, state.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use feedback::sentiment::Analyzer;
@@ -29,14 +30,49 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
         .await?
         .context("opening the search index")?;
     let kb = Arc::new(kb);
+    // Read the version before rebuilding, so a change made during the rebuild is not missed.
+    let version = store.articles_version().await?;
     rebuild_kb(&store, &kb).await?;
-    let engine = Engine::new(
-        store,
-        kb,
-        InProcessBus::new_hub(),
-        Arc::new(Analyzer::new()),
+    let state = AppState::new(
+        Engine::new(store, kb, InProcessBus::new_hub(), Arc::new(Analyzer::new())),
+        settings.limits,
     );
-    Ok(AppState::new(engine, settings.limits))
+    spawn_kb_refresh(&state, version, KB_REFRESH_EVERY);
+    Ok(state)
+}
+
+/// How often the server looks for changed articles.
+pub const KB_REFRESH_EVERY: Duration = Duration::from_secs(3);
+
+/// Keeps the search index in step with the database: articles changed by another process (an
+/// import, another node) are picked up within one period, and a burst of changes costs one
+/// rebuild (one commit), not one per article.
+pub fn spawn_kb_refresh(state: &AppState, built_from: (i64, i64, i64), every: Duration) {
+    let store = state.engine.store().clone();
+    let kb = Arc::clone(state.engine.kb());
+    let shutdown = state.shutdown.clone();
+    state.tracker.spawn(async move {
+        let mut seen = Some(built_from);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let Ok(version) = store.articles_version().await else { continue };
+            if seen == Some(version) {
+                continue;
+            }
+            match rebuild_kb(&store, &kb).await {
+                Ok(count) => {
+                    tracing::info!(articles = count, "knowledge base changed; index rebuilt");
+                    seen = Some(version);
+                }
+                Err(e) => tracing::error!(error = ?e, "rebuilding the knowledge base failed"),
+            }
+        }
+    });
 }
 
 /// Rebuilds `kb` from the articles stored in the database (the database is the source of truth).

@@ -214,10 +214,10 @@ pub async fn run(args: WidgetBenchArgs) -> anyhow::Result<()> {
             let mut next = tokio::time::Instant::now() + phase;
             let mut n = 0usize;
             loop {
-                tokio::time::sleep_until(next).await;
-                if Instant::now() >= deadline {
+                if next.into_std() >= deadline {
                     break;
                 }
+                tokio::time::sleep_until(next).await;
                 let question = &questions[(i + n) % questions.len()];
                 match ask(&mut socket, &format!("b{i}-{n}"), question).await {
                     Ok(latency) => latencies.lock().await.push(latency),
@@ -237,7 +237,8 @@ pub async fn run(args: WidgetBenchArgs) -> anyhow::Result<()> {
             sockets.push(socket);
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    // Answers per second over the load window (sends stop at the deadline).
+    let elapsed = started.elapsed().as_secs_f64().min(args.duration as f64).max(1e-9);
     let mut latencies = std::mem::take(&mut *latencies.lock().await);
     latencies.sort();
     println!(

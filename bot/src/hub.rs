@@ -53,7 +53,8 @@ pub type Hub = Arc<dyn EventBus>;
 
 /// Per-topic capacity. A subscriber that falls further behind gets `Lagged` and must reload from
 /// the store, which every subscriber can do by message id.
-const TOPIC_CAPACITY: usize = 64;
+/// Kept small on purpose: every conversation with a live subscriber preallocates this many slots.
+const TOPIC_CAPACITY: usize = 8;
 
 /// The single-process bus: one tokio broadcast channel per topic with live subscribers.
 #[derive(Default)]

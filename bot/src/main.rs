@@ -12,6 +12,8 @@ use hark_bot::{app, server};
 use kb::KnowledgeBase;
 use serde_json::json;
 
+mod value_cmd;
+
 #[derive(Parser)]
 #[command(name = "hark", version, about = "hark: customer conversations, answered and understood")]
 struct Cli {
@@ -34,6 +36,9 @@ enum Command {
     Kb(KbCommand),
     /// Score sentiment: one text per line on stdin, one JSON object per line on stdout.
     Sentiment,
+    /// Customer value: fit BG/NBD + Gamma-Gamma, score CLV, churn risk and segments.
+    #[command(subcommand)]
+    Value(value_cmd::ValueCommand),
     /// Benchmarks that print figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -143,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Value(command) => tokio::task::spawn_blocking(move || value_cmd::run(command)).await?,
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
         Command::Sentiment => {
             let analyzer = feedback::sentiment::Analyzer::new();

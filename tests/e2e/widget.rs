@@ -202,3 +202,32 @@ async fn a_visitor_cannot_read_another_visitors_conversation() -> anyhow::Result
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn articles_changed_while_running_are_answered_without_a_restart() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    // Another process (`hark kb import`, another node) writes to the same database.
+    let other = hark_bot::store::Store::connect(&app.db.url).await?;
+    other
+        .upsert_articles(&[kb::Article {
+            id: "gift-wrapping-ribbons".into(),
+            title: "Ribbon colours for gift wrapping".into(),
+            answer: "Gift wrapping comes with a red, green or gold ribbon of your choice.".into(),
+            questions: vec!["which ribbon colours do you have for gift wrapping".into()],
+            tags: vec![],
+        }])
+        .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        // A new visitor each time, so misses never add up to a handoff.
+        let mut client = app.widget().await?;
+        client.hello(None, None).await?;
+        let exchange = client.ask("g1", "which ribbon colours do you have for gift wrapping").await?;
+        if exchange.reply["article_id"] == "gift-wrapping-ribbons" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the new article was never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Ok(())
+}

@@ -28,7 +28,7 @@ pub const HARD_FRAME_LIMIT: usize = 64 * 1024;
 pub const MAX_PROTOCOL_ERRORS: u32 = 10;
 /// tungstenite reads in chunks of this size. The default (128 KiB) would dominate an idle
 /// connection's memory; widget frames are small.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 // ---- wire format ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use model::*;
 
@@ -46,7 +46,10 @@ pub enum Backend {
 
 #[derive(Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time. Writers queue for the single `write` connection in
+    /// the pool (fair, async) instead of colliding on the file lock, where SQLite's busy handler
+    /// sleeps in steps of up to a second; reads run concurrently on `read` (WAL).
+    Sqlite { read: SqlitePool, write: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -56,12 +59,22 @@ pub struct Store {
     pool: Pool,
 }
 
-/// Runs `$body` with `$pool` bound to the backend's native pool. The body is compiled once per
-/// backend, which is what lets one SQL string serve both.
+/// Runs `$body` with `$pool` bound to the backend's native pool for reads. The body is compiled
+/// once per backend, which is what lets one SQL string serve both.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite($pool) => $body,
+            Pool::Sqlite { read: $pool, .. } => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`], for statements that write.
+macro_rules! on_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite { write: $pool, .. } => $body,
             Pool::Postgres($pool) => $body,
         }
     };
@@ -104,18 +117,30 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
+                // In WAL mode NORMAL is safe from corruption and survives a crash of hark; only
+                // a power loss may drop the last commits. FULL would fsync every message.
+                .synchronous(SqliteSynchronous::Normal)
+                // Checkpoints run in the background (below), not inside whichever commit
+                // happens to cross the WAL size threshold: that commit would stall for it.
+                .pragma("wal_autocheckpoint", "0")
                 .busy_timeout(Duration::from_secs(5));
             if let Some(parent) = options.get_filename().parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
                 }
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(4)
                 .connect_with(options)
                 .await?;
+            spawn_checkpoints(read.clone());
             Store {
-                pool: Pool::Sqlite(pool),
+                pool: Pool::Sqlite { read, write },
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
@@ -140,14 +165,14 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self.pool {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite { .. } => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -162,7 +187,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     // ---- customers and identities -------------------------------------------------------
@@ -184,7 +215,7 @@ impl Store {
     /// Creates a customer together with its first channel identity.
     pub async fn create_customer(&self, channel: Channel, key: &str) -> Result<i64> {
         let now = now_ms();
-        let id = on_pool!(self, pool => {
+        let id = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO customers (created_at) VALUES ($1) RETURNING id",
@@ -244,7 +275,7 @@ impl Store {
 
     pub async fn create_conversation(&self, customer_id: i64, channel: Channel) -> Result<Conversation> {
         let now = now_ms();
-        let row = on_pool!(self, pool => {
+        let row = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let row = sqlx::query_as::<_, Conversation>(
                 "INSERT INTO conversations (customer_id, channel, state, unanswered_streak, created_at, updated_at) \
@@ -280,7 +311,7 @@ impl Store {
     /// Moves a conversation to `state`, recording `event` in the same transaction.
     pub async fn set_state(&self, conversation_id: i64, state: ConversationState, event: NewEvent) -> Result<()> {
         let now = now_ms();
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let done = sqlx::query("UPDATE conversations SET state = $1, updated_at = $2 WHERE id = $3")
                 .bind(state.as_str())
@@ -321,7 +352,7 @@ impl Store {
     /// idempotent across reconnects.
     pub async fn record_exchange(&self, turn: &NewTurn) -> Result<Exchange> {
         let now = now_ms();
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO messages (conversation_id, author, body, client_id, article_id, sentiment, meta, created_at) \
@@ -395,7 +426,7 @@ impl Store {
     /// Inserts or replaces `articles` in one transaction: all of them or none.
     pub async fn upsert_articles(&self, articles: &[kb::Article]) -> Result<()> {
         let now = now_ms();
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             for a in articles {
                 sqlx::query(
@@ -429,8 +460,21 @@ impl Store {
         rows.into_iter().map(ArticleRow::into_article).collect()
     }
 
+    /// A fingerprint of the articles table that changes whenever an article is added, changed
+    /// or deleted: (count, latest `updated_at`, sum of `updated_at`).
+    pub async fn articles_version(&self) -> Result<(i64, i64, i64)> {
+        let row: (i64, Option<i64>, Option<i64>) = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*), MAX(updated_at), CAST(SUM(updated_at % 1000003) AS BIGINT) FROM articles",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((row.0, row.1.unwrap_or(0), row.2.unwrap_or(0)))
+    }
+
     pub async fn delete_article(&self, id: &str) -> Result<()> {
-        let done = on_pool!(self, pool => {
+        let done = on_writer!(self, pool => {
             sqlx::query("DELETE FROM articles WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
         });
         if done == 0 {
@@ -442,7 +486,7 @@ impl Store {
     // ---- events --------------------------------------------------------------------------
 
     pub async fn record_event(&self, event: &NewEvent) -> Result<()> {
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut conn = pool.acquire().await?;
             insert_event!(&mut *conn, event, now_ms())?;
         });
@@ -461,6 +505,27 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// Copies the SQLite WAL back into the database every second. PASSIVE never blocks the writer
+/// or readers; it stops when the pool is closed.
+fn spawn_checkpoints(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 fn json_list(items: &[String]) -> String {

@@ -1,0 +1,130 @@
+//! `hark value …`: customer value from purchase data (a thin shell over `feedback::value`).
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use feedback::value::cli::{self, ScoreOptions};
+use feedback::value::segment::{AtRisk, SegmentPolicy};
+use feedback::value::simple::{DiscountRate, Margin};
+use feedback::value::parse_date;
+
+/// Where the purchase data comes from.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// Transactions CSV `customer_id,date,amount[,order_id]` (needs --calibration-end).
+    #[arg(long)]
+    transactions: Option<PathBuf>,
+    /// Summary CSV `customer_id,frequency,recency,T[,monetary_value]`, times in weeks.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ValueCommand {
+    /// Fit BG/NBD (and Gamma-Gamma when spend is given); print the parameters as JSON.
+    Fit {
+        #[command(flatten)]
+        source: Source,
+        /// Last day of the calibration period (YYYY-MM-DD), for --transactions.
+        #[arg(long)]
+        calibration_end: Option<String>,
+        /// Last day of a holdout period: also compare predicted and actual repeat purchases.
+        #[arg(long)]
+        holdout_end: Option<String>,
+    },
+    /// Fit, then print one JSON line per customer: P(alive), expected purchases, CLV,
+    /// segment, churn risk and its reasons.
+    Score {
+        #[command(flatten)]
+        source: Source,
+        #[arg(long)]
+        calibration_end: Option<String>,
+        /// Share of customers in the high-value segment.
+        #[arg(long, default_value_t = 0.2)]
+        high_share: f64,
+        /// Share of customers in the mid-value segment.
+        #[arg(long, default_value_t = 0.3)]
+        mid_share: f64,
+        /// Share of customers flagged at risk (highest churn risk first).
+        #[arg(long, default_value_t = 0.25)]
+        at_risk_share: f64,
+        /// CLV horizon in months.
+        #[arg(long, default_value_t = 12)]
+        clv_months: u32,
+        /// Monthly discount rate of CLV.
+        #[arg(long, default_value_t = 0.01)]
+        monthly_discount_rate: f64,
+        /// Profit margin applied to CLV (1 = revenue).
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+    },
+}
+
+fn date(raw: Option<&String>, flag: &str) -> anyhow::Result<Option<time::Date>> {
+    raw.map(|d| parse_date(d).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .transpose()
+}
+
+pub fn run(command: ValueCommand) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match command {
+        ValueCommand::Fit {
+            source,
+            calibration_end,
+            holdout_end,
+        } => {
+            let holdout = date(holdout_end.as_ref(), "--holdout-end")?;
+            let report = match (source.transactions, source.summary) {
+                (Some(path), _) => {
+                    let cal = date(calibration_end.as_ref(), "--calibration-end")?
+                        .context("--transactions needs --calibration-end")?;
+                    cli::fit_transactions(&path, cal, holdout)?
+                }
+                (None, Some(path)) => {
+                    anyhow::ensure!(holdout.is_none(), "--holdout-end needs --transactions");
+                    cli::fit_summary(&path)?
+                }
+                (None, None) => anyhow::bail!("give --transactions or --summary"),
+            };
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        ValueCommand::Score {
+            source,
+            calibration_end,
+            high_share,
+            mid_share,
+            at_risk_share,
+            clv_months,
+            monthly_discount_rate,
+            margin,
+        } => {
+            let options = ScoreOptions {
+                clv_months,
+                monthly_discount_rate: DiscountRate::new(monthly_discount_rate)?,
+                margin: Margin::new(margin)?,
+                segments: SegmentPolicy::new(high_share, mid_share, AtRisk::TopShare(at_risk_share))?,
+                ..ScoreOptions::default()
+            };
+            let signals = HashMap::new();
+            let (_, scores) = match (source.transactions, source.summary) {
+                (Some(path), _) => {
+                    let cal = date(calibration_end.as_ref(), "--calibration-end")?
+                        .context("--transactions needs --calibration-end")?;
+                    cli::score_transactions(&path, cal, &signals, &options)?
+                }
+                (None, Some(path)) => cli::score_summary(&path, &signals, &options)?,
+                (None, None) => anyhow::bail!("give --transactions or --summary"),
+            };
+            for score in scores {
+                serde_json::to_writer(&mut out, &score)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
