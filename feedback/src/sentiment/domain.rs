@@ -35,7 +35,7 @@
 use std::borrow::Cow;
 
 use super::SentimentError;
-use super::vader::{FxMap, N_SCALAR, Token, WordMap};
+use super::vader::{DOMAIN_UNKNOWN, FxMap, N_SCALAR, Token, WordMap};
 
 /// How many tokens before a complaint a sarcastic interjection may stand.
 const SARCASM_WINDOW: usize = 20;
@@ -136,8 +136,8 @@ pub(crate) struct DomainLexicon {
     required: Vec<Feat>,
     /// The bits of the required elements a number can match (`#`, `#>=N`).
     number_feat: Feat,
-    /// Indexed by slot: the bits of the required elements each word matches.
-    feats: Vec<Feat>,
+    /// Indexed by slot, plus an empty entry at the end: what the pre-check needs of a word.
+    quick: Vec<Quick>,
     /// Per phrase, the bit of its second element when that is required and must follow the
     /// first at once (no gap, not optional); empty otherwise.
     second: Vec<Feat>,
@@ -168,7 +168,7 @@ impl Default for DomainLexicon {
             by_number: Vec::new(),
             required: Vec::new(),
             number_feat: Feat::default(),
-            feats: Vec::new(),
+            quick: vec![Quick::default()],
             second: Vec::new(),
             cue_masks: Vec::new(),
             rule_question: rule("question-positive"),
@@ -193,6 +193,24 @@ struct Entry {
     /// Some rule may start at this word.
     trigger: bool,
 }
+
+/// What [`DomainLexicon::can_fire`] reads of a word.
+#[derive(Debug, Clone, Copy, Default)]
+struct Quick {
+    /// The required pattern elements the word matches.
+    feat: Feat,
+    /// `QUICK_*` bits.
+    flags: u8,
+}
+
+/// Some phrase may start at the word.
+const QUICK_FIRST: u8 = 1;
+/// A duration word.
+const QUICK_UNIT: u8 = 2;
+/// A number word ("three").
+const QUICK_NUMBER: u8 = 4;
+/// Not a word flag: a token the pre-check cannot read (not ASCII).
+const QUICK_UNKNOWN: u8 = 8;
 
 /// A set of required pattern elements, one bit each (element index mod 512).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -571,13 +589,19 @@ impl DomainLexicon {
         self.slots.clear();
         self.entries.clear();
         self.first_pool.clear();
-        self.feats.clear();
+        self.quick.clear();
         for (w, entry) in index {
             let mut feat = entry.feat;
             if entry.number.is_some() {
                 feat.add(&self.number_feat);
             }
-            self.feats.push(feat);
+            let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+            self.quick.push(Quick {
+                feat,
+                flags: flag(!entry.first_of.is_empty(), QUICK_FIRST)
+                    | flag(entry.unit, QUICK_UNIT)
+                    | flag(entry.number.is_some(), QUICK_NUMBER),
+            });
             self.slots
                 .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
             let first_start = u32::try_from(self.first_pool.len()).unwrap_or(u32::MAX);
@@ -606,6 +630,7 @@ impl DomainLexicon {
                     || (entry.number.is_some() && !self.by_number.is_empty()),
             });
         }
+        self.quick.push(Quick::default());
         self.by_number.sort_unstable();
         self.by_number.dedup();
     }
@@ -669,46 +694,49 @@ impl DomainLexicon {
     /// (waiting times), or a phrase whose every required element some token can match (the
     /// phrases; sarcasm needs a complaint from one of those). `false` means the layer would
     /// leave every valence alone, so `apply` can return at once.
-    fn can_fire(&self, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
+    #[inline(never)]
+    fn can_fire(&self, text: &str, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
         const MAX_STARTS: usize = 32;
-        let mut present = Feat::default();
-        let mut starts = [(0u32, 0u32); MAX_STARTS];
-        let mut n_starts = 0;
-        let (mut number, mut unit) = (false, false);
-        for (i, t) in tokens.iter().enumerate() {
-            // A sentence ends in a question when its last token does, quotes and brackets aside.
-            let last = t
-                .raw
-                .bytes()
-                .rev()
-                .find(|b| !matches!(b, b'"' | b'\'' | b')'));
-            if last == Some(b'?') {
-                return true;
-            }
-            let key = self.token_key(t, words);
-            let entry = self.entries.get(key.slot as usize);
-            // A duration needs a count right before it ("45 minutes", "a few days", "for weeks").
-            unit = unit
-                || (i > 0 && entry.is_some_and(|e| e.unit) && self.counts(&tokens[i - 1], words));
-            if key.digit {
-                number = true;
-                present.add(&self.number_feat);
-            }
-            let Some(entry) = entry else {
-                continue;
-            };
-            number |= entry.number.is_some();
-            present.add(&self.feats[key.slot as usize]);
-            if entry.first_len > 0 {
-                if n_starts == MAX_STARTS {
-                    return true;
-                }
-                starts[n_starts] = (key.slot, i as u32);
-                n_starts += 1;
-            }
+        // Without the analyzer's word map the tokens carry no slots; a question asks the rules.
+        if !words.is_some_and(WordMap::has_domain) || text.as_bytes().contains(&b'?') {
+            return true;
         }
-        // A duration also needs a waiting cue ("on hold", "it's been").
-        if unit && self.cue_masks.iter().any(|m| present.contains(m)) {
+        // Branch-free over the tokens (slots past the end read an empty entry): which required
+        // elements some token matches, which flags any has, where phrases may start.
+        let none = self.quick.len() - 1;
+        let mut present = Feat::default();
+        let (mut flags, mut digit) = (0u8, false);
+        let mut starts = [0u32; MAX_STARTS];
+        let mut n_starts = 0usize;
+        for (i, t) in tokens.iter().enumerate() {
+            let q = &self.quick[(t.domain as usize).min(none)];
+            present.add(&q.feat);
+            flags |= q.flags
+                | if t.domain == DOMAIN_UNKNOWN {
+                    QUICK_UNKNOWN
+                } else {
+                    0
+                };
+            digit |= t.digit;
+            starts[n_starts.min(MAX_STARTS - 1)] = i as u32;
+            n_starts += usize::from(q.flags & QUICK_FIRST != 0);
+        }
+        if flags & QUICK_UNKNOWN != 0 || n_starts > MAX_STARTS {
+            return true;
+        }
+        if digit {
+            present.add(&self.number_feat);
+        }
+        let number = digit || flags & QUICK_NUMBER != 0;
+        // A duration needs a count right before it ("45 minutes", "a few days", "for weeks")
+        // and a waiting cue ("on hold", "it's been").
+        if flags & QUICK_UNIT != 0
+            && (1..tokens.len()).any(|i| {
+                self.quick[(tokens[i].domain as usize).min(none)].flags & QUICK_UNIT != 0
+                    && self.counts(&tokens[i - 1], words)
+            })
+            && self.cue_masks.iter().any(|m| present.contains(m))
+        {
             return true;
         }
         let possible = |p: u32| present.contains(&self.required[p as usize]);
@@ -716,29 +744,25 @@ impl DomainLexicon {
         let next_feat = |i: usize| {
             let mut feat = Feat::default();
             if let Some(t) = tokens.get(i + 1) {
-                let key = self.token_key(t, words);
-                if let Some(f) = self.feats.get(key.slot as usize) {
-                    feat = *f;
-                }
-                if key.digit {
+                feat = self.quick[(t.domain as usize).min(none)].feat;
+                if t.digit {
                     feat.add(&self.number_feat);
                 }
             }
             feat
         };
-        starts[..n_starts].iter().any(|&(slot, i)| {
+        starts[..n_starts].iter().any(|&i| {
+            let slot = tokens[i as usize].domain as usize;
             let mut next: Option<Feat> = None;
-            self.first_of(&self.entries[slot as usize])
-                .iter()
-                .any(|&p| {
-                    possible(p) && {
-                        let second = &self.second[p as usize];
-                        *second == Feat::default()
-                            || next
-                                .get_or_insert_with(|| next_feat(i as usize))
-                                .contains(second)
-                    }
-                })
+            self.first_of(&self.entries[slot]).iter().any(|&p| {
+                possible(p) && {
+                    let second = &self.second[p as usize];
+                    *second == Feat::default()
+                        || next
+                            .get_or_insert_with(|| next_feat(i as usize))
+                            .contains(second)
+                }
+            })
         }) || (number && self.by_number.iter().any(|&p| possible(p as u32)))
     }
 
@@ -799,12 +823,13 @@ impl DomainLexicon {
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
     pub(crate) fn apply(
         &self,
+        text: &str,
         tokens: &[Token<'_>],
         words: Option<&WordMap>,
         sentiments: &mut [f64],
         explain: bool,
     ) -> Fired<'_> {
-        if !self.can_fire(tokens, words) {
+        if !self.can_fire(text, tokens, words) {
             return Fired {
                 explain,
                 ..Fired::default()
@@ -814,6 +839,7 @@ impl DomainLexicon {
     }
 
     /// [`Self::apply`] without the pre-check.
+    #[inline(never)]
     fn apply_rules(
         &self,
         tokens: &[Token<'_>],
@@ -1475,7 +1501,7 @@ mod tests {
             let rules = domain.apply_rules(&tokens, Some(&words), &mut sentiments, false);
             if rules.count > 0 {
                 fired += 1;
-                assert!(domain.can_fire(&tokens, Some(&words)), "{text}");
+                assert!(domain.can_fire(&text, &tokens, Some(&words)), "{text}");
             }
             checked += 1;
         }

@@ -196,7 +196,13 @@ impl Analyzer {
         let mut sentiments = self.vader.valences(&tokens);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {
-            let fired = domain.apply(&tokens, self.words.as_deref(), &mut sentiments, explain);
+            let fired = domain.apply(
+                &text,
+                &tokens,
+                self.words.as_deref(),
+                &mut sentiments,
+                explain,
+            );
             if explain {
                 rules = fired.rules.iter().map(ToString::to_string).collect();
             }

@@ -370,13 +370,22 @@ pub(crate) struct Token<'t> {
     pub booster: Option<f64>,
     /// `lower` is a negation word or contains "n't" (reference `negated`).
     pub negation: bool,
-    /// Slot of `lower` in the analyzer's customer-service layer (`u32::MAX`: no rule uses it).
+    /// Slot in the analyzer's customer-service layer (`u32::MAX`: no rule uses it) of the
+    /// layer's normalised word (lowercase, punctuation trimmed), which is `lower` unless VADER
+    /// kept the punctuation of a short token ("ok."); [`DOMAIN_UNKNOWN`] for a token that is not
+    /// ASCII (the layer normalises those itself).
     pub domain: u32,
+    /// The layer's normalised word starts with an ASCII digit (ASCII tokens of an analyzer
+    /// with a domain layer only).
+    pub digit: bool,
     /// `lower` as a [`sym`] symbol, or `sym::NONE`.
     pub sym: u8,
     /// `word.isupper()`.
     pub upper: bool,
 }
+
+/// [`Token::domain`] of a token that is not ASCII.
+pub(crate) const DOMAIN_UNKNOWN: u32 = u32::MAX - 1;
 
 /// Everything the scorer needs to know about one lowercased word, found with one lookup.
 #[derive(Debug, Clone, Copy)]
@@ -446,9 +455,16 @@ pub(crate) struct WordMap {
     short: FxMap<ShortKey, WordInfo>,
     /// Words longer than 23 bytes (none in VADER's lexicon; possible in domain files).
     long: FxMap<Box<str>, WordInfo>,
+    /// Some word has a domain slot: tokenizing fills in [`Token::domain`] exactly.
+    has_domain: bool,
 }
 
 impl WordMap {
+    /// Whether the words carry a domain layer's slots.
+    pub(crate) fn has_domain(&self) -> bool {
+        self.has_domain
+    }
+
     /// The domain slot of `word` (`u32::MAX` when no domain rule uses it).
     pub(crate) fn domain_slot(&self, word: &str) -> u32 {
         self.get(word).map_or(u32::MAX, |i| i.domain)
@@ -538,6 +554,7 @@ impl Vader {
             let info = words.entry(w);
             info.domain = slot;
         }
+        words.has_domain = true;
         words
     }
 
@@ -624,10 +641,34 @@ impl Vader {
             };
             let info = words.get(key).copied().unwrap_or_default();
             let edge = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
-            let plain = !cased
-                && edge(word.as_bytes().first())
-                && edge(word.as_bytes().last())
-                && (ascii_text || raw.is_ascii());
+            let ascii = ascii_text || raw.is_ascii();
+            let plain =
+                !cased && edge(word.as_bytes().first()) && edge(word.as_bytes().last()) && ascii;
+            // The layer's word differs from VADER's only when VADER kept the punctuation of a
+            // short token ("ok.", "I,"): then it is that token trimmed, at most two letters.
+            let (domain, digit) = if !words.has_domain {
+                (info.domain, false)
+            } else if !ascii {
+                (DOMAIN_UNKNOWN, false)
+            } else if word.len() == raw.len()
+                && (raw.starts_with(|c: char| c.is_ascii_punctuation())
+                    || raw.ends_with(|c: char| c.is_ascii_punctuation()))
+            {
+                let trimmed = raw.trim_matches(|c: char| c.is_ascii_punctuation());
+                let digit = trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                let mut small = [0u8; 2];
+                let lowered = &mut small[..trimmed.len().min(2)];
+                lowered.copy_from_slice(&trimmed.as_bytes()[..lowered.len()]);
+                lowered.make_ascii_lowercase();
+                let slot = match std::str::from_utf8(lowered) {
+                    Ok(w) if trimmed.len() <= 2 => words.domain_slot(w),
+                    _ => words.domain_slot(&trimmed.to_ascii_lowercase()),
+                };
+                (slot, digit)
+            } else {
+                let digit = word.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                (info.domain, digit)
+            };
             let negation =
                 info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
             Token {
@@ -640,7 +681,8 @@ impl Vader {
                     -1 => Some(B_DECR),
                     _ => None,
                 },
-                domain: info.domain,
+                domain,
+                digit,
                 sym: info.sym,
                 negation,
                 upper,
