@@ -133,23 +133,39 @@ fn a_config_file_with_a_typo_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
-const PURCHASES: &str = "customer_id,date,amount
-alice,2024-01-03,20.00
-alice,2024-02-10,35.50
-alice,2024-03-15,18.00
-bob,2024-01-20,99.00
-carol,2024-01-05,12.00
-carol,2024-01-25,14.00
-dave,2024-02-01,40.00
-erin,2024-01-11,25.00
-erin,2024-03-01,30.00
-erin,2024-04-02,27.00
-";
+/// A purchase history drawn as BG/NBD assumes: each customer buys at their own rate and may
+/// leave after any purchase with their own probability (deterministic: a linear congruential generator).
+fn purchases() -> String {
+    let mut seed: u64 = 42;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("customer_id,date,amount\n");
+    let start = time::Date::from_calendar_date(2024, time::Month::January, 1).unwrap_or(time::Date::MIN);
+    for customer in 0..400 {
+        let rate = 0.002 + 0.05 * next() * next();
+        let first = (next() * 60.0) as i64;
+        // After each purchase the customer may leave for good, with their own probability.
+        let leave = 0.05 + 0.5 * next();
+        let mut alive = true;
+        // Each customer has their own typical basket (Gamma-Gamma's premise).
+        let basket = 15.0 + 60.0 * next() * next();
+        for day in first..180 {
+            if day == first || (alive && next() < rate) {
+                let date = start + time::Duration::days(day);
+                alive = next() >= leave;
+                csv.push_str(&format!("c{customer},{date},{:.2}\n", basket * (0.6 + 0.8 * next())));
+            }
+        }
+    }
+    csv
+}
 
 #[test]
 fn value_fit_and_score_from_transactions() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("tx.csv"), PURCHASES)?;
+    std::fs::write(dir.path().join("tx.csv"), purchases())?;
     let fit = hark(
         dir.path(),
         &["value", "fit", "--transactions", "tx.csv", "--calibration-end", "2024-06-30"],
@@ -168,7 +184,7 @@ fn value_fit_and_score_from_transactions() -> anyhow::Result<()> {
     )?;
     assert!(score.status.success(), "{}", String::from_utf8_lossy(&score.stderr));
     let customers = lines(&score)?;
-    assert_eq!(customers.len(), 5);
+    assert_eq!(customers.len(), 400);
     for c in &customers {
         let p = c["p_alive"].as_f64().unwrap_or(-1.0);
         let risk = c["churn_risk"].as_f64().unwrap_or(-1.0);
