@@ -34,7 +34,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
     let version = store.articles_version().await?;
     rebuild_kb(&store, &kb).await?;
     let state = AppState::new(
-        Engine::new(store, kb, InProcessBus::new_hub(), Arc::new(Analyzer::new())),
+        Engine::new(
+            store,
+            kb,
+            InProcessBus::new_hub(),
+            Arc::new(Analyzer::new()),
+        ),
         settings.limits,
     );
     spawn_kb_refresh(&state, version, KB_REFRESH_EVERY);
@@ -60,7 +65,9 @@ pub fn spawn_kb_refresh(state: &AppState, built_from: (i64, i64, i64), every: Du
                 () = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let Ok(version) = store.articles_version().await else { continue };
+            let Ok(version) = store.articles_version().await else {
+                continue;
+            };
             if seen == Some(version) {
                 continue;
             }
@@ -88,7 +95,8 @@ pub async fn rebuild_kb(store: &Store, kb: &Arc<KnowledgeBase>) -> anyhow::Resul
 
 /// Loads the demo knowledge base into the database (idempotent: articles are upserted by id).
 pub async fn load_demo_kb(store: &Store) -> anyhow::Result<usize> {
-    let articles = kb::import::from_jsonl(DEMO_KB.as_bytes()).context("parsing the demo knowledge base")?;
+    let articles =
+        kb::import::from_jsonl(DEMO_KB.as_bytes()).context("parsing the demo knowledge base")?;
     store.upsert_articles(&articles).await?;
     Ok(articles.len())
 }

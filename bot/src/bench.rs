@@ -54,7 +54,13 @@ impl Server {
         let addr = format!("127.0.0.1:{port}");
         let exe = std::env::current_exe()?;
         let child = tokio::process::Command::new(exe)
-            .args(["demo", "--listen", &addr, "--ws-connections-per-ip", "1000000"])
+            .args([
+                "demo",
+                "--listen",
+                &addr,
+                "--ws-connections-per-ip",
+                "1000000",
+            ])
             .args(["--ws-messages-per-second", "1000"])
             .arg("--data-dir")
             .arg(dir.path())
@@ -135,7 +141,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub async fn run(args: WidgetBenchArgs) -> anyhow::Result<()> {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) if (limit as usize) < args.connections * 2 + 100 => {
-            eprintln!("warning: open-file limit {limit} may be too low for {} connections", args.connections);
+            eprintln!(
+                "warning: open-file limit {limit} may be too low for {} connections",
+                args.connections
+            );
         }
         Ok(_) => {}
         Err(e) => eprintln!("warning: could not raise the open-file limit: {e}"),
@@ -187,7 +196,10 @@ pub async fn run(args: WidgetBenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = server.as_ref().and_then(Server::rss_bytes);
     let held = sockets.len();
-    println!("connections held:        {held} of {} ({failed} failed) in {open_secs:.1} s", args.connections);
+    println!(
+        "connections held:        {held} of {} ({failed} failed) in {open_secs:.1} s",
+        args.connections
+    );
     if let (Some(before), Some(after)) = (rss_before, rss_idle) {
         let per = after.saturating_sub(before) as f64 / held.max(1) as f64;
         println!(
@@ -238,7 +250,11 @@ pub async fn run(args: WidgetBenchArgs) -> anyhow::Result<()> {
         }
     }
     // Answers per second over the load window (sends stop at the deadline).
-    let elapsed = started.elapsed().as_secs_f64().min(args.duration as f64).max(1e-9);
+    let elapsed = started
+        .elapsed()
+        .as_secs_f64()
+        .min(args.duration as f64)
+        .max(1e-9);
     let mut latencies = std::mem::take(&mut *latencies.lock().await);
     latencies.sort();
     println!(

@@ -64,7 +64,9 @@ impl Settings {
     pub fn resolve(args: &ConfigArgs) -> anyhow::Result<Settings> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => read_file(Path::new(DEFAULT_CONFIG_FILE))?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
             None => FileConfig::default(),
         };
         let data_dir = args
@@ -120,7 +122,10 @@ mod tests {
     fn flags_override_the_file_which_overrides_defaults() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("hark.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/hark\"\nws_messages_per_second = 9\n")?;
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/hark\"\nws_messages_per_second = 9\n",
+        )?;
         let args = ConfigArgs {
             config: Some(path),
             listen: Some("127.0.0.1:9100".parse()?),
@@ -144,7 +149,12 @@ mod tests {
             config: Some(path),
             ..ConfigArgs::default()
         };
-        let err = format!("{:#}", Settings::resolve(&args).err().ok_or_else(|| anyhow::anyhow!("no error"))?);
+        let err = format!(
+            "{:#}",
+            Settings::resolve(&args)
+                .err()
+                .ok_or_else(|| anyhow::anyhow!("no error"))?
+        );
         assert!(err.contains("unknown field `lisen`"), "{err}");
         Ok(())
     }

@@ -15,11 +15,11 @@ use kb::{KnowledgeBase, Outcome};
 use serde_json::json;
 
 use crate::hub::{Hub, HubEvent, Subscription, Topic};
+use crate::store::Store;
 use crate::store::{
     Author, Channel, Conversation, ConversationState, EventKind, Exchange, Message, NewEvent,
     NewMessage, NewTurn, StoreError, StreakChange, SuggestedArticle,
 };
-use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -205,7 +205,11 @@ impl Engine {
     }
 
     /// The customer's current conversation on `channel`, started if there is none yet.
-    pub async fn current_conversation(&self, customer_id: i64, channel: Channel) -> Result<Conversation> {
+    pub async fn current_conversation(
+        &self,
+        customer_id: i64,
+        channel: Channel,
+    ) -> Result<Conversation> {
         match self.store.latest_conversation(customer_id, channel).await? {
             Some(conversation) => Ok(conversation),
             None => Ok(self.store.create_conversation(customer_id, channel).await?),
@@ -259,7 +263,8 @@ impl Engine {
                 let message_id = messages.first().map(|m| m.id).unwrap_or_default();
                 let topic = Topic::Conversation(conversation_id);
                 for message in messages {
-                    self.hub.publish(topic, HubEvent::Message(Arc::new(message)));
+                    self.hub
+                        .publish(topic, HubEvent::Message(Arc::new(message)));
                 }
                 if let Some(state) = new_state {
                     let event = HubEvent::State {
@@ -314,7 +319,10 @@ impl Engine {
                 turn.customer.sentiment = Some(self.sentiment.score(text.as_str()).compound);
             }
             CustomerInput::Choose { article_id } => {
-                let article = self.kb.article(article_id).ok_or(EngineError::ArticleNotFound)?;
+                let article = self
+                    .kb
+                    .article(article_id)
+                    .ok_or(EngineError::ArticleNotFound)?;
                 turn.customer.body = article.title;
             }
             CustomerInput::AskForPerson => turn.customer.body = lines::ASK_FOR_PERSON.to_owned(),
@@ -324,19 +332,26 @@ impl Engine {
         if state != ConversationState::Bot {
             // A person owns (or is about to own) the conversation: the bot stays silent.
             if state == ConversationState::Waiting && matches!(input, CustomerInput::AskForPerson) {
-                turn.replies.push(NewMessage::new(Author::System, lines::ALREADY_WAITING));
+                turn.replies
+                    .push(NewMessage::new(Author::System, lines::ALREADY_WAITING));
             }
             return Ok(turn);
         }
 
         match input {
-            CustomerInput::AskForPerson => self.hand_over(&mut turn, HandoffReason::CustomerButton, &event),
+            CustomerInput::AskForPerson => {
+                self.hand_over(&mut turn, HandoffReason::CustomerButton, &event)
+            }
             CustomerInput::Text(text) if asks_for_person(text.as_str()) => {
                 self.hand_over(&mut turn, HandoffReason::CustomerAsked, &event)
             }
             CustomerInput::Choose { article_id } => {
-                let article = self.kb.article(&article_id).ok_or(EngineError::ArticleNotFound)?;
-                turn.events.push(event(EventKind::ClarifyChosen).data(json!({"article_id": article.id})));
+                let article = self
+                    .kb
+                    .article(&article_id)
+                    .ok_or(EngineError::ArticleNotFound)?;
+                turn.events
+                    .push(event(EventKind::ClarifyChosen).data(json!({"article_id": article.id})));
                 turn.streak = StreakChange::Reset;
                 let mut reply = NewMessage::new(Author::Bot, article.answer);
                 reply.article_id = Some(article.id);
@@ -358,7 +373,11 @@ impl Engine {
                     .collect();
                 match (decision.outcome, decision.article_id) {
                     (Outcome::Answer, Some(article_id)) => {
-                        let answer = self.kb.article(&article_id).map(|a| a.answer).unwrap_or_default();
+                        let answer = self
+                            .kb
+                            .article(&article_id)
+                            .map(|a| a.answer)
+                            .unwrap_or_default();
                         turn.events.push(event(EventKind::Answered).data(
                             json!({"article_id": article_id, "confidence": decision.confidence}),
                         ));
@@ -413,11 +432,17 @@ impl Engine {
         Ok(turn)
     }
 
-    fn hand_over(&self, turn: &mut NewTurn, reason: HandoffReason, event: &dyn Fn(EventKind) -> NewEvent) {
+    fn hand_over(
+        &self,
+        turn: &mut NewTurn,
+        reason: HandoffReason,
+        event: &dyn Fn(EventKind) -> NewEvent,
+    ) {
         turn.new_state = Some(ConversationState::Waiting);
         turn.events
             .push(event(EventKind::HandoffRequested).data(json!({"reason": reason.as_str()})));
-        turn.replies.push(NewMessage::new(Author::System, lines::HANDOFF));
+        turn.replies
+            .push(NewMessage::new(Author::System, lines::HANDOFF));
     }
 }
 
@@ -425,8 +450,20 @@ impl Engine {
 /// "human please", "get me an agent", "real person!").
 pub fn asks_for_person(text: &str) -> bool {
     const PEOPLE: &[&str] = &[
-        "human", "person", "agent", "representative", "rep", "operator", "someone", "somebody",
-        "staff", "people", "humans", "mensch", "persona", "agente",
+        "human",
+        "person",
+        "agent",
+        "representative",
+        "rep",
+        "operator",
+        "someone",
+        "somebody",
+        "staff",
+        "people",
+        "humans",
+        "mensch",
+        "persona",
+        "agente",
     ];
     const ASKING: &[&str] = &[
         "talk", "speak", "chat", "connect", "transfer", "get", "want", "need", "contact", "call",
@@ -456,7 +493,10 @@ mod tests {
 
     #[test]
     fn message_text_is_trimmed_and_bounded() {
-        assert_eq!(MessageText::parse("  hi  ").ok().map(|t| t.0), Some("hi".into()));
+        assert_eq!(
+            MessageText::parse("  hi  ").ok().map(|t| t.0),
+            Some("hi".into())
+        );
         assert!(MessageText::parse(" \n\t ").is_err());
         assert!(MessageText::parse(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok());
         assert!(MessageText::parse(&"é".repeat(MAX_MESSAGE_CHARS + 1)).is_err());

@@ -80,11 +80,11 @@ impl EventBus for InProcessBus {
         let Ok(mut topics) = self.topics.lock() else {
             return;
         };
-        if let Some(sender) = topics.get(&topic) {
-            if sender.send(event).is_err() {
-                // Nobody listens any more: drop the channel so idle topics cost nothing.
-                topics.remove(&topic);
-            }
+        if let Some(sender) = topics.get(&topic)
+            && sender.send(event).is_err()
+        {
+            // Nobody listens any more: drop the channel so idle topics cost nothing.
+            topics.remove(&topic);
         }
     }
 

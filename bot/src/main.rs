@@ -15,7 +15,11 @@ use serde_json::json;
 mod value_cmd;
 
 #[derive(Parser)]
-#[command(name = "hark", version, about = "hark: customer conversations, answered and understood")]
+#[command(
+    name = "hark",
+    version,
+    about = "hark: customer conversations, answered and understood"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
@@ -110,7 +114,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("importing {}", file.display()))?;
             let store = Store::connect(&settings()?.database_url).await?;
             store.upsert_articles(&articles).await?;
-            println!("imported {} articles from {}", articles.len(), file.display());
+            println!(
+                "imported {} articles from {}",
+                articles.len(),
+                file.display()
+            );
             Ok(())
         }
         Command::Kb(KbCommand::Ask { kb: file }) => {
@@ -140,7 +148,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
                 language: settings.kb_language,
             };
-            let report = tokio::task::spawn_blocking(move || kb::eval::run(&examples, &opts)).await?;
+            let report =
+                tokio::task::spawn_blocking(move || kb::eval::run(&examples, &opts)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -148,7 +157,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Value(command) => tokio::task::spawn_blocking(move || value_cmd::run(command)).await?,
+        Command::Value(command) => {
+            tokio::task::spawn_blocking(move || value_cmd::run(command)).await?
+        }
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
         Command::Sentiment => {
             let analyzer = feedback::sentiment::Analyzer::new();
@@ -178,7 +189,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         println!("  Shop page with the chat widget: http://{addr}/");
         println!("  Widget script:                  http://{addr}/widget.js");
         println!("  Health:                         http://{addr}/healthz");
-        println!("Data (SQLite, search index) in {}. Press Ctrl-C to stop.", settings.data_dir.display());
+        println!(
+            "Data (SQLite, search index) in {}. Press Ctrl-C to stop.",
+            settings.data_dir.display()
+        );
     }
     tracing::info!(%addr, database = %redact(&settings.database_url), "serving");
     server::run(listener, state, shutdown_signal()).await?;
@@ -216,7 +230,11 @@ fn ask_lines(kb: &KnowledgeBase) -> anyhow::Result<()> {
     for (number, line) in stdin.split(b'\n').enumerate() {
         let line = line?;
         let Ok(query) = std::str::from_utf8(&line) else {
-            writeln!(out, "{}", json!({"error": format!("line {}: invalid UTF-8", number + 1)}))?;
+            writeln!(
+                out,
+                "{}",
+                json!({"error": format!("line {}: invalid UTF-8", number + 1)})
+            )?;
             continue;
         };
         let query = query.trim_end_matches('\r');

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use feedback::value::cli::{self, ScoreOptions};
+use feedback::value::parse_date;
 use feedback::value::segment::{AtRisk, SegmentPolicy};
 use feedback::value::simple::{DiscountRate, Margin};
-use feedback::value::parse_date;
 
 /// Where the purchase data comes from.
 #[derive(Debug, Clone, clap::Args)]
@@ -106,7 +106,11 @@ pub fn run(command: ValueCommand) -> anyhow::Result<()> {
                 clv_months,
                 monthly_discount_rate: DiscountRate::new(monthly_discount_rate)?,
                 margin: Margin::new(margin)?,
-                segments: SegmentPolicy::new(high_share, mid_share, AtRisk::TopShare(at_risk_share))?,
+                segments: SegmentPolicy::new(
+                    high_share,
+                    mid_share,
+                    AtRisk::TopShare(at_risk_share),
+                )?,
                 ..ScoreOptions::default()
             };
             let signals = HashMap::new();

@@ -14,7 +14,11 @@ fn hark(dir: &std::path::Path, args: &[&str], stdin: &str) -> anyhow::Result<Out
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    child.stdin.take().map(|mut s| s.write_all(stdin.as_bytes())).transpose()?;
+    child
+        .stdin
+        .take()
+        .map(|mut s| s.write_all(stdin.as_bytes()))
+        .transpose()?;
     Ok(child.wait_with_output()?)
 }
 
@@ -34,11 +38,23 @@ fn import_then_ask_answers_from_the_database() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("kb.jsonl"), ARTICLES)?;
     let import = hark(dir.path(), &["kb", "import", "kb.jsonl"], "")?;
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     assert!(String::from_utf8_lossy(&import.stdout).contains("imported 2 articles"));
 
-    let ask = hark(dir.path(), &["kb", "ask"], "how long does delivery take?\nqwzx plonk\n")?;
-    assert!(ask.status.success(), "{}", String::from_utf8_lossy(&ask.stderr));
+    let ask = hark(
+        dir.path(),
+        &["kb", "ask"],
+        "how long does delivery take?\nqwzx plonk\n",
+    )?;
+    assert!(
+        ask.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ask.stderr)
+    );
     let answers = lines(&ask)?;
     assert_eq!(answers.len(), 2);
     assert_eq!(answers[0]["query"], "how long does delivery take?");
@@ -46,7 +62,11 @@ fn import_then_ask_answers_from_the_database() -> anyhow::Result<()> {
     assert_eq!(answers[0]["title"], "Delivery times");
     assert_eq!(answers[0]["answered"], true);
     assert_eq!(answers[0]["outcome"], "answer");
-    assert!(answers[0]["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
+    assert!(
+        answers[0]["confidence"]
+            .as_f64()
+            .is_some_and(|c| (0.0..=1.0).contains(&c))
+    );
     assert!(answers[0]["suggestions"].is_array());
     assert_eq!(answers[1]["answered"], false);
     assert_ne!(answers[1]["outcome"], "answer");
@@ -57,10 +77,17 @@ fn import_then_ask_answers_from_the_database() -> anyhow::Result<()> {
 fn ask_from_a_file_needs_no_database() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("kb.jsonl"), ARTICLES)?;
-    let ask = hark(dir.path(), &["kb", "ask", "--kb", "kb.jsonl"], "can I return an item\n")?;
+    let ask = hark(
+        dir.path(),
+        &["kb", "ask", "--kb", "kb.jsonl"],
+        "can I return an item\n",
+    )?;
     assert!(ask.status.success());
     assert_eq!(lines(&ask)?[0]["article_id"], "returns");
-    assert!(!dir.path().join("hark.db").exists(), "no database was created");
+    assert!(
+        !dir.path().join("hark.db").exists(),
+        "no database was created"
+    );
     Ok(())
 }
 
@@ -68,11 +95,19 @@ fn ask_from_a_file_needs_no_database() -> anyhow::Result<()> {
 fn a_bad_row_names_its_line_and_imports_nothing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("good.jsonl"), ARTICLES)?;
-    assert!(hark(dir.path(), &["kb", "import", "good.jsonl"], "")?.status.success());
+    assert!(
+        hark(dir.path(), &["kb", "import", "good.jsonl"], "")?
+            .status
+            .success()
+    );
 
-    let bad = format!("{}{}", r#"{"id":"new-one","title":"New","answer":"A new article."}
-"#, r#"{"id":"broken","title":"","answer":"no title"}
-"#);
+    let bad = format!(
+        "{}{}",
+        r#"{"id":"new-one","title":"New","answer":"A new article."}
+"#,
+        r#"{"id":"broken","title":"","answer":"no title"}
+"#
+    );
     std::fs::write(dir.path().join("bad.jsonl"), bad)?;
     let import = hark(dir.path(), &["kb", "import", "bad.jsonl"], "")?;
     assert!(!import.status.success());
@@ -103,7 +138,11 @@ fn ask_reports_invalid_utf8_lines_and_goes_on() -> anyhow::Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    child.stdin.take().map(|mut s| s.write_all(b"\xff\xfe\ncan I return an item\n")).transpose()?;
+    child
+        .stdin
+        .take()
+        .map(|mut s| s.write_all(b"\xff\xfe\ncan I return an item\n"))
+        .transpose()?;
     let out = child.wait_with_output()?;
     let answers = lines(&out)?;
     assert_eq!(answers[0]["error"], "line 1: invalid UTF-8");
@@ -115,9 +154,17 @@ fn ask_reports_invalid_utf8_lines_and_goes_on() -> anyhow::Result<()> {
 fn migrate_creates_the_sqlite_database_and_a_bad_url_is_a_clear_error() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let out = hark(dir.path(), &["migrate"], "")?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("hark.db").exists());
-    let out = hark(dir.path(), &["migrate", "--database-url", "mysql://nope"], "")?;
+    let out = hark(
+        dir.path(),
+        &["migrate", "--database-url", "mysql://nope"],
+        "",
+    )?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database url"));
     Ok(())
@@ -138,11 +185,14 @@ fn a_config_file_with_a_typo_is_refused() -> anyhow::Result<()> {
 fn purchases() -> String {
     let mut seed: u64 = 42;
     let mut next = move || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
     let mut csv = String::from("customer_id,date,amount\n");
-    let start = time::Date::from_calendar_date(2024, time::Month::January, 1).unwrap_or(time::Date::MIN);
+    let start =
+        time::Date::from_calendar_date(2024, time::Month::January, 1).unwrap_or(time::Date::MIN);
     for customer in 0..400 {
         let rate = 0.002 + 0.05 * next() * next();
         let first = (next() * 60.0) as i64;
@@ -155,7 +205,10 @@ fn purchases() -> String {
             if day == first || (alive && next() < rate) {
                 let date = start + time::Duration::days(day);
                 alive = next() >= leave;
-                csv.push_str(&format!("c{customer},{date},{:.2}\n", basket * (0.6 + 0.8 * next())));
+                csv.push_str(&format!(
+                    "c{customer},{date},{:.2}\n",
+                    basket * (0.6 + 0.8 * next())
+                ));
             }
         }
     }
@@ -168,27 +221,55 @@ fn value_fit_and_score_from_transactions() -> anyhow::Result<()> {
     std::fs::write(dir.path().join("tx.csv"), purchases())?;
     let fit = hark(
         dir.path(),
-        &["value", "fit", "--transactions", "tx.csv", "--calibration-end", "2024-06-30"],
+        &[
+            "value",
+            "fit",
+            "--transactions",
+            "tx.csv",
+            "--calibration-end",
+            "2024-06-30",
+        ],
         "",
     )?;
-    assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&fit.stdout)?;
     for key in ["r", "alpha", "a", "b", "log_likelihood"] {
-        assert!(report["bgnbd"][key].as_f64().is_some_and(f64::is_finite), "{key}: {report}");
+        assert!(
+            report["bgnbd"][key].as_f64().is_some_and(f64::is_finite),
+            "{key}: {report}"
+        );
     }
 
     let score = hark(
         dir.path(),
-        &["value", "score", "--transactions", "tx.csv", "--calibration-end", "2024-06-30"],
+        &[
+            "value",
+            "score",
+            "--transactions",
+            "tx.csv",
+            "--calibration-end",
+            "2024-06-30",
+        ],
         "",
     )?;
-    assert!(score.status.success(), "{}", String::from_utf8_lossy(&score.stderr));
+    assert!(
+        score.status.success(),
+        "{}",
+        String::from_utf8_lossy(&score.stderr)
+    );
     let customers = lines(&score)?;
     assert_eq!(customers.len(), 400);
     for c in &customers {
         let p = c["p_alive"].as_f64().unwrap_or(-1.0);
         let risk = c["churn_risk"].as_f64().unwrap_or(-1.0);
-        assert!((0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&risk), "{c}");
+        assert!(
+            (0.0..=1.0).contains(&p) && (0.0..=1.0).contains(&risk),
+            "{c}"
+        );
         assert!(c["segment"].is_string() || c["segment"].is_object(), "{c}");
         assert!(c["reasons"].is_array(), "{c}");
     }
@@ -198,11 +279,33 @@ fn value_fit_and_score_from_transactions() -> anyhow::Result<()> {
 #[test]
 fn value_import_errors_name_the_line_and_missing_flags_are_explained() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("bad.csv"), "customer_id,date,amount\na,2024-01-01,10\nb,2024-13-45,5\n")?;
-    let out = hark(dir.path(), &["value", "fit", "--transactions", "bad.csv", "--calibration-end", "2024-06-30"], "")?;
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "customer_id,date,amount\na,2024-01-01,10\nb,2024-13-45,5\n",
+    )?;
+    let out = hark(
+        dir.path(),
+        &[
+            "value",
+            "fit",
+            "--transactions",
+            "bad.csv",
+            "--calibration-end",
+            "2024-06-30",
+        ],
+        "",
+    )?;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = hark(dir.path(), &["value", "fit", "--transactions", "bad.csv"], "")?;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hark(
+        dir.path(),
+        &["value", "fit", "--transactions", "bad.csv"],
+        "",
+    )?;
     assert!(String::from_utf8_lossy(&out.stderr).contains("--calibration-end"));
     Ok(())
 }
@@ -212,25 +315,51 @@ fn value_fit_on_cdnow_matches_the_published_parameters() -> anyhow::Result<()> {
     let summary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/cdnow/cdnow_customers_summary_with_transactions.csv");
     if !summary.exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and ../shared/data is missing");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and ../shared/data is missing"
+        );
         eprintln!("SKIPPED: ../shared/data/cdnow is missing");
         return Ok(());
     }
     let dir = tempfile::tempdir()?;
     // Hardie's file names its columns ID,x,t_x,T,zbar; ours are the lifetimes names.
     let text = std::fs::read_to_string(&summary)?.replace("\r\n", "\n");
-    let renamed = text.replacen("ID,x,t_x,T,zbar", "customer_id,frequency,recency,T,monetary_value", 1);
+    let renamed = text.replacen(
+        "ID,x,t_x,T,zbar",
+        "customer_id,frequency,recency,T,monetary_value",
+        1,
+    );
     std::fs::write(dir.path().join("summary.csv"), renamed)?;
-    let out = hark(dir.path(), &["value", "fit", "--summary", "summary.csv"], "")?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hark(
+        dir.path(),
+        &["value", "fit", "--summary", "summary.csv"],
+        "",
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let close = |got: &serde_json::Value, want: f64, tol: f64| {
         got.as_f64().is_some_and(|g| (g - want).abs() / want < tol)
     };
     let b = &report["bgnbd"];
-    assert!(close(&b["r"], 0.2426, 1e-3) && close(&b["alpha"], 4.4135, 1e-3), "{b}");
-    assert!(close(&b["a"], 0.7929, 1e-3) && close(&b["b"], 2.4257, 1e-3), "{b}");
+    assert!(
+        close(&b["r"], 0.2426, 1e-3) && close(&b["alpha"], 4.4135, 1e-3),
+        "{b}"
+    );
+    assert!(
+        close(&b["a"], 0.7929, 1e-3) && close(&b["b"], 2.4257, 1e-3),
+        "{b}"
+    );
     let g = &report["gamma_gamma"];
-    assert!(close(&g["p"], 6.2488, 1e-3) && close(&g["q"], 3.7446, 1e-3) && close(&g["v"], 15.4478, 1e-3), "{g}");
+    assert!(
+        close(&g["p"], 6.2488, 1e-3)
+            && close(&g["q"], 3.7446, 1e-3)
+            && close(&g["v"], 15.4478, 1e-3),
+        "{g}"
+    );
     Ok(())
 }

@@ -10,20 +10,37 @@ async fn each_kind_of_bad_frame_gets_its_error_and_the_socket_stays_usable() -> 
     let app = spawn_app().await?;
     let mut client = app.widget().await?;
 
-    client.send_json(json!({"type": "message", "client_id": "x", "text": "hi"})).await?;
+    client
+        .send_json(json!({"type": "message", "client_id": "x", "text": "hi"}))
+        .await?;
     assert_eq!(client.recv().await?["code"], "hello_required");
     let welcome = client.hello(None, None).await?;
     let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
 
-    let too_big = format!(r#"{{"type":"message","client_id":"big","text":"{}"}}"#, "a".repeat(17 * 1024));
+    let too_big = format!(
+        r#"{{"type":"message","client_id":"big","text":"{}"}}"#,
+        "a".repeat(17 * 1024)
+    );
     let cases: Vec<(Message, &str)> = vec![
         (Message::text(too_big), "frame_too_large"),
         (Message::text("{not json"), "invalid_json"),
-        (Message::text(r#"{"type":"launch_rockets"}"#), "unknown_type"),
+        (
+            Message::text(r#"{"type":"launch_rockets"}"#),
+            "unknown_type",
+        ),
         (Message::binary(vec![0xff, 0xfe, 0x00]), "invalid_utf8"),
-        (Message::text(r#"{"type":"message","client_id":"e1"}"#), "bad_request"),
-        (Message::text(r#"{"type":"message","client_id":"e2","text":"   "}"#), "bad_request"),
-        (Message::text(r#"{"type":"message","client_id":"has space","text":"hi"}"#), "bad_request"),
+        (
+            Message::text(r#"{"type":"message","client_id":"e1"}"#),
+            "bad_request",
+        ),
+        (
+            Message::text(r#"{"type":"message","client_id":"e2","text":"   "}"#),
+            "bad_request",
+        ),
+        (
+            Message::text(r#"{"type":"message","client_id":"has space","text":"hi"}"#),
+            "bad_request",
+        ),
         (Message::text(r#"{"type":"hello"}"#), "bad_request"),
     ];
     for (frame, code) in cases {
@@ -34,7 +51,13 @@ async fn each_kind_of_bad_frame_gets_its_error_and_the_socket_stays_usable() -> 
         assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // Nothing from the refused frames was stored.
-    assert!(app.state.engine.history_after(conversation_id, 0).await?.is_empty());
+    assert!(
+        app.state
+            .engine
+            .history_after(conversation_id, 0)
+            .await?
+            .is_empty()
+    );
 
     // The connection still works.
     let exchange = client.ask("ok1", "how long does delivery take?").await?;
@@ -67,7 +90,9 @@ async fn frames_beyond_the_hard_limit_close_the_socket_with_1009() -> anyhow::Re
     let app = spawn_app().await?;
     let mut client = app.widget().await?;
     client.hello(None, None).await?;
-    client.send_raw(Message::text("a".repeat(70 * 1024))).await?;
+    client
+        .send_raw(Message::text("a".repeat(70 * 1024)))
+        .await?;
     let frame = client.recv_frame().await;
     let closed = match frame {
         Ok(Message::Close(Some(f))) => u16::from(f.code) == 1009,
@@ -79,13 +104,26 @@ async fn frames_beyond_the_hard_limit_close_the_socket_with_1009() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn messages_per_second_are_limited_and_refused_messages_are_not_stored() -> anyhow::Result<()> {
-    let limits = Limits { ws_messages_per_second: 2, ..Limits::default() };
-    let app = spawn_app_with(AppOptions { limits, ..AppOptions::default() }).await?.ok_or_else(|| anyhow::anyhow!("sqlite"))?;
+async fn messages_per_second_are_limited_and_refused_messages_are_not_stored() -> anyhow::Result<()>
+{
+    let limits = Limits {
+        ws_messages_per_second: 2,
+        ..Limits::default()
+    };
+    let app = spawn_app_with(AppOptions {
+        limits,
+        ..AppOptions::default()
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("sqlite"))?;
     let mut client = app.widget().await?;
     let welcome = client.hello(None, None).await?;
     for i in 0..8 {
-        client.send_json(json!({"type": "message", "client_id": format!("r{i}"), "text": "hello there"})).await?;
+        client
+            .send_json(
+                json!({"type": "message", "client_id": format!("r{i}"), "text": "hello there"}),
+            )
+            .await?;
     }
     let mut acked = 0;
     let mut limited = Vec::new();
@@ -102,16 +140,31 @@ async fn messages_per_second_are_limited_and_refused_messages_are_not_stored() -
     }
     assert_eq!(acked, 4, "burst of twice the rate");
     assert_eq!(limited.len(), 4);
-    let stored = app.state.engine.history_after(welcome["conversation_id"].as_i64().unwrap_or_default(), 0).await?;
-    let customer = stored.iter().filter(|m| m.author == hark_bot::store::Author::Customer).count();
+    let stored = app
+        .state
+        .engine
+        .history_after(welcome["conversation_id"].as_i64().unwrap_or_default(), 0)
+        .await?;
+    let customer = stored
+        .iter()
+        .filter(|m| m.author == hark_bot::store::Author::Customer)
+        .count();
     assert_eq!(customer, 4);
     Ok(())
 }
 
 #[tokio::test]
 async fn connections_per_ip_are_limited() -> anyhow::Result<()> {
-    let limits = Limits { ws_connections_per_ip: 2, ..Limits::default() };
-    let app = spawn_app_with(AppOptions { limits, ..AppOptions::default() }).await?.ok_or_else(|| anyhow::anyhow!("sqlite"))?;
+    let limits = Limits {
+        ws_connections_per_ip: 2,
+        ..Limits::default()
+    };
+    let app = spawn_app_with(AppOptions {
+        limits,
+        ..AppOptions::default()
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("sqlite"))?;
     let one = app.widget().await?;
     let _two = app.widget().await?;
     let third = app.widget().await;
@@ -122,7 +175,10 @@ async fn connections_per_ip_are_limited() -> anyhow::Result<()> {
     let mut ok = None;
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        if let Ok(client) = app.widget().await { ok = Some(client); break; }
+        if let Ok(client) = app.widget().await {
+            ok = Some(client);
+            break;
+        }
     }
     assert!(ok.is_some());
     Ok(())
@@ -145,10 +201,19 @@ async fn health_and_readiness() -> anyhow::Result<()> {
 /// A minimal HTTP/1.1 GET over a raw socket: enough for status lines and bodies in tests.
 pub async fn http_get(url: &str) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("http only"))?;
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("http only"))?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut stream = tokio::net::TcpStream::connect(host).await?;
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
     Ok(response)

@@ -21,14 +21,29 @@ fn send_js(text: &str) -> String {
 
 #[tokio::test]
 async fn a_visitor_asks_the_widget_on_the_demo_page_and_reads_the_answer() -> anyhow::Result<()> {
-    let Some(browser) = TestBrowser::launch(1280, 900).await? else { return Ok(()) };
+    let Some(browser) = TestBrowser::launch(1280, 900).await? else {
+        return Ok(());
+    };
     let app = spawn_app().await?;
     let page = browser.open(&app.http_url("/")).await?;
 
-    wait_for(&page, &format!("!!({ROOT}?.querySelector('button[data-hark=bubble]'))"), WAIT).await?;
-    eval(&page, &format!("{ROOT}.querySelector('button[data-hark=bubble]').click()")).await?;
+    wait_for(
+        &page,
+        &format!("!!({ROOT}?.querySelector('button[data-hark=bubble]'))"),
+        WAIT,
+    )
+    .await?;
+    eval(
+        &page,
+        &format!("{ROOT}.querySelector('button[data-hark=bubble]').click()"),
+    )
+    .await?;
     wait_for(&page, "window.harkWidget.state().connected", WAIT).await?;
-    let expanded = eval(&page, &format!("{ROOT}.querySelector('button[data-hark=bubble]').getAttribute('aria-expanded')")).await?;
+    let expanded = eval(
+        &page,
+        &format!("{ROOT}.querySelector('button[data-hark=bubble]').getAttribute('aria-expanded')"),
+    )
+    .await?;
     assert_eq!(expanded, "true");
 
     eval(&page, &send_js("how long does delivery take?")).await?;
@@ -38,14 +53,22 @@ async fn a_visitor_asks_the_widget_on_the_demo_page_and_reads_the_answer() -> an
         WAIT,
     )
     .await?;
-    let expected = app.state.engine.kb().article("delivery-times").map(|a| a.answer).unwrap_or_default();
+    let expected = app
+        .state
+        .engine
+        .kb()
+        .article("delivery-times")
+        .map(|a| a.answer)
+        .unwrap_or_default();
     assert_eq!(answer.as_str(), Some(expected.as_str()));
     browser.close().await
 }
 
 #[tokio::test]
 async fn message_text_is_never_run_as_html() -> anyhow::Result<()> {
-    let Some(browser) = TestBrowser::launch(1280, 900).await? else { return Ok(()) };
+    let Some(browser) = TestBrowser::launch(1280, 900).await? else {
+        return Ok(());
+    };
     let app = spawn_app().await?;
     let page = browser.open(&app.http_url("/")).await?;
     wait_for(&page, "window.harkWidget", WAIT).await?;
@@ -62,20 +85,34 @@ async fn message_text_is_never_run_as_html() -> anyhow::Result<()> {
     .await?;
     assert_eq!(shown.as_str(), Some(attack), "shown as text");
     // Give a would-be image error handler time to fire.
-    wait_for(&page, &format!("!!{ROOT}.querySelector('[data-hark=message][data-author=bot]')"), WAIT).await?;
+    wait_for(
+        &page,
+        &format!("!!{ROOT}.querySelector('[data-hark=message][data-author=bot]')"),
+        WAIT,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(eval(&page, "typeof window.__pwned").await?, "undefined");
-    assert_eq!(eval(&page, &format!("{ROOT}.querySelectorAll('img').length")).await?, 0);
+    assert_eq!(
+        eval(&page, &format!("{ROOT}.querySelectorAll('img').length")).await?,
+        0
+    );
     browser.close().await
 }
 
 #[tokio::test]
 async fn on_a_phone_the_panel_fits_the_screen_and_escape_closes_it() -> anyhow::Result<()> {
-    let Some(browser) = TestBrowser::launch(390, 844).await? else { return Ok(()) };
+    let Some(browser) = TestBrowser::launch(390, 844).await? else {
+        return Ok(());
+    };
     let app = spawn_app().await?;
     let page = browser.open(&app.http_url("/")).await?;
     wait_for(&page, "window.harkWidget", WAIT).await?;
-    eval(&page, &format!("{ROOT}.querySelector('button[data-hark=bubble]').click()")).await?;
+    eval(
+        &page,
+        &format!("{ROOT}.querySelector('button[data-hark=bubble]').click()"),
+    )
+    .await?;
     wait_for(&page, "window.harkWidget.state().connected", WAIT).await?;
     let fits = eval(
         &page,

@@ -38,7 +38,9 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let Some(db) = TestDb::new(engine).await? else { return Ok(()) };
+    let Some(db) = TestDb::new(engine).await? else {
+        return Ok(());
+    };
     let store = Store::connect(&db.url).await?;
     test(store.clone()).await?;
     store.close().await;
@@ -48,31 +50,67 @@ where
 async fn customers_are_found_by_channel_identity(store: Store) -> anyhow::Result<()> {
     assert_eq!(store.customer_by_identity(Channel::Web, "k1").await?, None);
     let id = store.create_customer(Channel::Web, "k1").await?;
-    assert_eq!(store.customer_by_identity(Channel::Web, "k1").await?, Some(id));
-    assert_eq!(store.customer_by_identity(Channel::Telegram, "k1").await?, None);
+    assert_eq!(
+        store.customer_by_identity(Channel::Web, "k1").await?,
+        Some(id)
+    );
+    assert_eq!(
+        store.customer_by_identity(Channel::Telegram, "k1").await?,
+        None
+    );
     // One identity per channel key.
     assert!(store.create_customer(Channel::Web, "k1").await.is_err());
     assert_eq!(store.customer(id).await?.id, id);
-    assert!(matches!(store.customer(id + 1000).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.customer(id + 1000).await,
+        Err(StoreError::NotFound)
+    ));
     Ok(())
 }
 
 async fn conversations_start_with_the_bot_and_change_state(store: Store) -> anyhow::Result<()> {
     let customer = store.create_customer(Channel::Telegram, "chat-1").await?;
-    assert!(store.latest_conversation(customer, Channel::Telegram).await?.is_none());
-    let conversation = store.create_conversation(customer, Channel::Telegram).await?;
+    assert!(
+        store
+            .latest_conversation(customer, Channel::Telegram)
+            .await?
+            .is_none()
+    );
+    let conversation = store
+        .create_conversation(customer, Channel::Telegram)
+        .await?;
     assert_eq!(conversation.state, ConversationState::Bot);
     for state in ConversationState::ALL {
-        store.set_state(conversation.id, *state, NewEvent::new(EventKind::HandoffRequested)).await?;
+        store
+            .set_state(
+                conversation.id,
+                *state,
+                NewEvent::new(EventKind::HandoffRequested),
+            )
+            .await?;
         assert_eq!(store.conversation(conversation.id).await?.state, *state);
     }
-    let latest = store.latest_conversation(customer, Channel::Telegram).await?;
+    let latest = store
+        .latest_conversation(customer, Channel::Telegram)
+        .await?;
     assert_eq!(latest.map(|c| c.id), Some(conversation.id));
     assert!(matches!(
-        store.set_state(conversation.id + 99, ConversationState::Bot, NewEvent::new(EventKind::Reopened)).await,
+        store
+            .set_state(
+                conversation.id + 99,
+                ConversationState::Bot,
+                NewEvent::new(EventKind::Reopened)
+            )
+            .await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(store.events(Some(EventKind::ConversationStarted)).await?.len(), 1);
+    assert_eq!(
+        store
+            .events(Some(EventKind::ConversationStarted))
+            .await?
+            .len(),
+        1
+    );
     Ok(())
 }
 
@@ -96,29 +134,55 @@ fn turn(conversation_id: i64, client_id: &str) -> NewTurn {
 async fn an_exchange_is_stored_whole_and_only_once(store: Store) -> anyhow::Result<()> {
     let customer = store.create_customer(Channel::Web, "v").await?;
     let conversation = store.create_conversation(customer, Channel::Web).await?;
-    let Exchange::Stored { messages } = store.record_exchange(&turn(conversation.id, "c1")).await? else {
+    let Exchange::Stored { messages } = store.record_exchange(&turn(conversation.id, "c1")).await?
+    else {
         anyhow::bail!("first send must be stored");
     };
     assert_eq!(messages.len(), 2);
     assert!(messages[0].id < messages[1].id);
 
     let again = store.record_exchange(&turn(conversation.id, "c1")).await?;
-    assert_eq!(again, Exchange::Duplicate { message_id: messages[0].id });
+    assert_eq!(
+        again,
+        Exchange::Duplicate {
+            message_id: messages[0].id
+        }
+    );
 
     let stored = store.messages_after(conversation.id, 0).await?;
     assert_eq!(stored, messages, "what was returned is what was stored");
     assert_eq!(stored[0].sentiment, Some(-0.25));
     assert!(stored[1].meta.offer_handoff);
-    assert_eq!(store.messages_after(conversation.id, messages[0].id).await?.len(), 1);
+    assert_eq!(
+        store
+            .messages_after(conversation.id, messages[0].id)
+            .await?
+            .len(),
+        1
+    );
 
     let after = store.conversation(conversation.id).await?;
     assert_eq!(after.state, ConversationState::Waiting);
-    assert_eq!(after.unanswered_streak, 1, "the duplicate did not count twice");
-    assert_eq!(store.events(Some(EventKind::MessageReceived)).await?.len(), 1);
+    assert_eq!(
+        after.unanswered_streak, 1,
+        "the duplicate did not count twice"
+    );
+    assert_eq!(
+        store.events(Some(EventKind::MessageReceived)).await?.len(),
+        1
+    );
 
     // A turn for a conversation that does not exist fails and leaves nothing behind.
-    assert!(store.record_exchange(&turn(conversation.id + 50, "c2")).await.is_err());
-    assert_eq!(store.events(Some(EventKind::MessageReceived)).await?.len(), 1);
+    assert!(
+        store
+            .record_exchange(&turn(conversation.id + 50, "c2"))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.events(Some(EventKind::MessageReceived)).await?.len(),
+        1
+    );
     Ok(())
 }
 
@@ -133,13 +197,20 @@ fn article(id: &str, title: &str) -> kb::Article {
 }
 
 async fn articles_upsert_and_delete(store: Store) -> anyhow::Result<()> {
-    store.upsert_articles(&[article("b", "Billing"), article("a", "Accounts")]).await?;
-    store.upsert_articles(&[article("a", "Accounts and logins")]).await?;
+    store
+        .upsert_articles(&[article("b", "Billing"), article("a", "Accounts")])
+        .await?;
+    store
+        .upsert_articles(&[article("a", "Accounts and logins")])
+        .await?;
     let articles = store.articles().await?;
     assert_eq!(articles.len(), 2);
     assert_eq!(articles[0], article("a", "Accounts and logins"));
     store.delete_article("b").await?;
-    assert!(matches!(store.delete_article("b").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_article("b").await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(store.articles().await?.len(), 1);
     Ok(())
 }
@@ -147,7 +218,9 @@ async fn articles_upsert_and_delete(store: Store) -> anyhow::Result<()> {
 async fn a_failed_import_stores_nothing(store: Store) -> anyhow::Result<()> {
     store.upsert_articles(&[article("keep", "Kept")]).await?;
     // The second article breaks a constraint (empty id): the first must not be stored either.
-    let result = store.upsert_articles(&[article("new", "New"), article("", "Broken")]).await;
+    let result = store
+        .upsert_articles(&[article("new", "New"), article("", "Broken")])
+        .await;
     assert!(result.is_err());
     let ids: Vec<String> = store.articles().await?.into_iter().map(|a| a.id).collect();
     assert_eq!(ids, vec!["keep".to_owned()], "all or nothing");

@@ -50,7 +50,9 @@ impl TestBrowser {
             ])
             .build()
             .map_err(|e| anyhow::anyhow!("browser config: {e}"))?;
-        let (browser, mut handler) = Browser::launch(config).await.context("launching chromium")?;
+        let (browser, mut handler) = Browser::launch(config)
+            .await
+            .context("launching chromium")?;
         let handler = tokio::spawn(async move { while handler.next().await.is_some() {} });
         Ok(Some(TestBrowser {
             browser,

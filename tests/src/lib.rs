@@ -285,11 +285,20 @@ impl WidgetClient {
     }
 
     /// Sends `hello` and returns the `welcome` (replayed messages follow it on the socket).
-    pub async fn hello(&mut self, token: Option<&str>, last_seen_id: Option<i64>) -> anyhow::Result<Value> {
-        self.send_json(json!({"type": "hello", "visitor_token": token, "last_seen_id": last_seen_id}))
-            .await?;
+    pub async fn hello(
+        &mut self,
+        token: Option<&str>,
+        last_seen_id: Option<i64>,
+    ) -> anyhow::Result<Value> {
+        self.send_json(
+            json!({"type": "hello", "visitor_token": token, "last_seen_id": last_seen_id}),
+        )
+        .await?;
         let welcome = self.recv().await?;
-        anyhow::ensure!(welcome["type"] == "welcome", "expected welcome, got {welcome}");
+        anyhow::ensure!(
+            welcome["type"] == "welcome",
+            "expected welcome, got {welcome}"
+        );
         Ok(welcome)
     }
 
@@ -308,7 +317,9 @@ impl WidgetClient {
         while ack.is_none() || reply.is_none() {
             let frame = self.recv().await?;
             match frame["type"].as_str() {
-                Some("ack") if frame["client_id"] == client_id => ack = frame["message_id"].as_i64(),
+                Some("ack") if frame["client_id"] == client_id => {
+                    ack = frame["message_id"].as_i64()
+                }
                 Some("message") if frame["author"] != "customer" => reply = Some(frame.clone()),
                 Some("error") => bail!("error frame: {frame}"),
                 _ => {}

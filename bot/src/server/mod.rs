@@ -158,7 +158,10 @@ pub async fn run(
         })
         .await?;
     tracker.close();
-    if tokio::time::timeout(SOCKET_DRAIN, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SOCKET_DRAIN, tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("some sockets did not close in time");
     }
     Ok(())

@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{
+    CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade, close_code,
+};
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -300,8 +302,8 @@ impl Connection {
             } => (client_id, CustomerInput::Choose { article_id }),
             ClientFrame::Handoff { client_id } => (client_id, CustomerInput::AskForPerson),
         };
-        let client_id = ClientId::parse(&client_id)
-            .map_err(|e| Refusal::new("bad_request", e.to_string()))?;
+        let client_id =
+            ClientId::parse(&client_id).map_err(|e| Refusal::new("bad_request", e.to_string()))?;
         if !self.bucket.take() {
             return Err(Refusal::new(
                 "rate_limited",
@@ -402,7 +404,10 @@ impl Connection {
             Ok(HubEvent::Typing { .. }) => {}
             Err(RecvError::Lagged(_)) => {
                 // Fell behind the hub: the client's next resume replays by id; ask for it now.
-                return Ok(Flow::Close(close_code::AGAIN, "lagged; reconnect to resume"));
+                return Ok(Flow::Close(
+                    close_code::AGAIN,
+                    "lagged; reconnect to resume",
+                ));
             }
             Err(RecvError::Closed) => return Err(()),
         }
@@ -491,15 +496,24 @@ mod tests {
     #[test]
     fn names_what_is_wrong_with_a_frame() {
         assert_eq!(code(br#"{"type":"hello"}"#), "ok");
-        assert_eq!(code(br#"{"type":"message","client_id":"a","text":"hi"}"#), "ok");
+        assert_eq!(
+            code(br#"{"type":"message","client_id":"a","text":"hi"}"#),
+            "ok"
+        );
         assert_eq!(code(b"not json"), "invalid_json");
         assert_eq!(code(b"\xff\xfe"), "invalid_utf8");
         assert_eq!(code(br#"{"type":"launch"}"#), "unknown_type");
         assert_eq!(code(br#"{"text":"hi"}"#), "bad_request");
         assert_eq!(code(br#"[1,2]"#), "bad_request");
         assert_eq!(code(br#"{"type":"message","text":"hi"}"#), "bad_request");
-        assert_eq!(code(br#"{"type":"message","client_id":"a","text":"hi","x":1}"#), "bad_request");
-        let big = format!(r#"{{"type":"message","client_id":"a","text":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
+        assert_eq!(
+            code(br#"{"type":"message","client_id":"a","text":"hi","x":1}"#),
+            "bad_request"
+        );
+        let big = format!(
+            r#"{{"type":"message","client_id":"a","text":"{}"}}"#,
+            "a".repeat(MAX_FRAME_BYTES)
+        );
         assert_eq!(code(big.as_bytes()), "frame_too_large");
     }
 

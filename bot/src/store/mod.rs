@@ -16,7 +16,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use model::*;
 
@@ -49,7 +51,10 @@ enum Pool {
     /// SQLite allows one writer at a time. Writers queue for the single `write` connection in
     /// the pool (fair, async) instead of colliding on the file lock, where SQLite's busy handler
     /// sleeps in steps of up to a second; reads run concurrently on `read` (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -124,10 +129,10 @@ impl Store {
                 // happens to cross the WAL size threshold: that commit would stall for it.
                 .pragma("wal_autocheckpoint", "0")
                 .busy_timeout(Duration::from_secs(5));
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
-                }
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
             }
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -273,7 +278,11 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn create_conversation(&self, customer_id: i64, channel: Channel) -> Result<Conversation> {
+    pub async fn create_conversation(
+        &self,
+        customer_id: i64,
+        channel: Channel,
+    ) -> Result<Conversation> {
         let now = now_ms();
         let row = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -309,7 +318,12 @@ impl Store {
     }
 
     /// Moves a conversation to `state`, recording `event` in the same transaction.
-    pub async fn set_state(&self, conversation_id: i64, state: ConversationState, event: NewEvent) -> Result<()> {
+    pub async fn set_state(
+        &self,
+        conversation_id: i64,
+        state: ConversationState,
+        event: NewEvent,
+    ) -> Result<()> {
         let now = now_ms();
         on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -518,7 +532,10 @@ fn spawn_checkpoints(pool: SqlitePool) {
             if pool.is_closed() {
                 break;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
                 if pool.is_closed() {
                     break;
                 }

@@ -152,7 +152,12 @@ pub struct Message {
 }
 
 impl Message {
-    pub(super) fn from_new(id: i64, conversation_id: i64, new: &NewMessage, created_at: i64) -> Self {
+    pub(super) fn from_new(
+        id: i64,
+        conversation_id: i64,
+        new: &NewMessage,
+        created_at: i64,
+    ) -> Self {
         Message {
             id,
             conversation_id,
