@@ -33,6 +33,7 @@
 //!   complaint names its topic rather than complaining (`how-to-question`).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::SentimentError;
 use super::vader::{DOMAIN_UNKNOWN, FxMap, N_SCALAR, Token, WordMap};
@@ -847,6 +848,27 @@ impl DomainLexicon {
         sentiments: &mut [f64],
         explain: bool,
     ) -> Fired<'_> {
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                self.apply_rules_in(&mut scratch, tokens, words, sentiments, explain)
+            }
+            Err(_) => {
+                self.apply_rules_in(&mut Scratch::default(), tokens, words, sentiments, explain)
+            }
+        })
+    }
+
+    fn apply_rules_in(
+        &self,
+        scratch: &mut Scratch,
+        tokens: &[Token<'_>],
+        words: Option<&WordMap>,
+        sentiments: &mut [f64],
+        explain: bool,
+    ) -> Fired<'_> {
         let mut fired = Fired {
             explain,
             ..Fired::default()
@@ -854,18 +876,26 @@ impl DomainLexicon {
         if tokens.is_empty() {
             return fired;
         }
+        let Scratch {
+            arena,
+            odd,
+            norms: norm_buffer,
+            covered,
+            complaints,
+        } = scratch;
         // Words that need normalising beyond VADER's lowercasing (capitals, punctuation VADER
         // kept, curly apostrophes) go to one arena per message, not one String each.
-        let mut arena = String::new();
-        let mut odd: Vec<(usize, usize)> = Vec::new();
+        arena.clear();
+        odd.clear();
         for t in tokens.iter().filter(|t| !t.plain) {
             let start = arena.len();
-            arena.push_str(&normalize_cow(t.raw));
+            push_normalized(arena, t.raw);
             odd.push((start, arena.len()));
         }
         let arena = arena.as_str();
-        let mut odd = odd.into_iter();
-        let mut norms: Vec<Norm<'_, '_>> = Vec::with_capacity(tokens.len());
+        let mut odd = odd.iter().copied();
+        let mut norms: Vec<Norm<'_, '_>> = recycle_norms(std::mem::take(norm_buffer));
+        norms.reserve(tokens.len());
         let (mut start, mut may_fire) = (0, false);
         for (k, t) in tokens.iter().enumerate() {
             // The analyzer's word map gives plain words their slot; odd ones are looked up here.
@@ -909,14 +939,16 @@ impl DomainLexicon {
         }
         // Nothing any rule could start from (and no question): leave VADER's valences alone.
         if !may_fire {
+            *norm_buffer = recycle_norms(norms);
             return fired;
         }
         let sentence_start = |k: usize| norms[k].sentence_start as usize;
         let sentence_end = |k: usize| norms[k].sentence_end as usize;
 
         // 1. Phrases, leftmost-longest, without overlap.
-        let mut covered = vec![false; tokens.len()];
-        let mut complaints: Vec<usize> = Vec::new(); // positions of negative events
+        covered.clear();
+        covered.resize(tokens.len(), false);
+        complaints.clear(); // positions of negative events
         let mut k = 0;
         while k < tokens.len() {
             // At one start the phrase listed first wins: the file order is the priority.
@@ -1044,7 +1076,7 @@ impl DomainLexicon {
         //    ("great, another delay", "oh wonderful, still no refund", "love how nobody answers"),
         //    or a positive exclamation standing alone next to a complaint ("…it's been 4 days.
         //    Brilliant.", "Wonderful. Now the code is invalid too.").
-        for &c in &complaints {
+        for &c in complaints.iter() {
             let (start, end) = (sentence_start(c), sentence_end(c));
             let before = start.checked_sub(1).map(sentence_start);
             let alone = |j: usize| {
@@ -1132,8 +1164,27 @@ impl DomainLexicon {
             }
             k = e;
         }
+        *norm_buffer = recycle_norms(norms);
         fired
     }
+}
+
+/// Buffers `apply` reuses from one message to the next on a thread.
+#[derive(Default)]
+struct Scratch {
+    arena: String,
+    odd: Vec<(usize, usize)>,
+    /// Always empty between messages (see [`recycle_norms`]).
+    norms: Vec<Norm<'static, 'static>>,
+    covered: Vec<bool>,
+    complaints: Vec<usize>,
+}
+
+/// Empties a buffer of [`Norm`]s so that it can hold those of another message: the allocation
+/// is kept (an in-place `collect` of an empty vector of the same layout).
+fn recycle_norms<'t, 'd>(mut norms: Vec<Norm<'_, '_>>) -> Vec<Norm<'t, 'd>> {
+    norms.clear();
+    norms.into_iter().map(|_| unreachable!()).collect()
 }
 
 /// A question asking how, where, whether or what happens: its first word (after "hi", "just",
@@ -1346,6 +1397,18 @@ impl<'t> Norm<'t, '_> {
         norm.negation = token.negation
             || (!norm.word_is_lower && norm.word.as_bytes().windows(3).any(|w| w == b"n't"));
         norm
+    }
+}
+
+/// Appends [`normalize_word`] of `raw` to `out` without a temporary string.
+fn push_normalized(out: &mut String, raw: &str) {
+    let trimmed = raw.trim_matches(is_punct);
+    for c in trimmed.chars() {
+        match c {
+            '\u{2019}' | '\u{2018}' => out.push('\''),
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            c => out.extend(c.to_lowercase()),
+        }
     }
 }
 

@@ -31,6 +31,7 @@
 mod domain;
 mod vader;
 
+use std::cell::RefCell;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -38,7 +39,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use domain::DomainLexicon;
-use vader::{Vader, WordMap};
+use vader::{Token, Vader, WordMap};
 
 /// Errors of the sentiment module.
 #[derive(Debug, thiserror::Error)]
@@ -190,25 +191,44 @@ impl Analyzer {
     }
 
     fn run(&self, text: &str, explain: bool) -> (Scores, Vec<String>) {
+        thread_local! {
+            // Token and valence buffers reused from one message to the next on this thread.
+            static SCRATCH: RefCell<(Vec<Token<'static>>, Vec<f64>)> = const {
+                RefCell::new((Vec::new(), Vec::new()))
+            };
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let (tokens, sentiments) = &mut *scratch;
+                self.run_with(text, explain, tokens, sentiments)
+            }
+            // Only if scoring ever re-entered itself on this thread.
+            Err(_) => self.run_with(text, explain, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn run_with(
+        &self,
+        text: &str,
+        explain: bool,
+        token_buffer: &mut Vec<Token<'static>>,
+        sentiments: &mut Vec<f64>,
+    ) -> (Scores, Vec<String>) {
         let text = self.vader.demojize(text);
         let words = self.words.as_deref().unwrap_or_else(|| self.vader.words());
-        let tokens = self.vader.tokenize(&text, words);
-        let mut sentiments = self.vader.valences(&tokens);
+        let mut tokens = recycle(std::mem::take(token_buffer));
+        self.vader.tokenize_into(&text, words, &mut tokens);
+        self.vader.valences_into(&tokens, sentiments);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {
-            let fired = domain.apply(
-                &text,
-                &tokens,
-                self.words.as_deref(),
-                &mut sentiments,
-                explain,
-            );
+            let fired = domain.apply(&text, &tokens, self.words.as_deref(), sentiments, explain);
             if explain {
                 rules = fired.rules.iter().map(ToString::to_string).collect();
             }
         }
-        vader::but_check(&tokens, &mut sentiments);
-        let raw = vader::score_valence(&sentiments, &text);
+        vader::but_check(&tokens, sentiments);
+        let raw = vader::score_valence(sentiments, &text);
+        *token_buffer = recycle(tokens);
         let compound = vader::py_round(raw.compound, 4);
         let scores = Scores {
             compound,
@@ -219,6 +239,13 @@ impl Analyzer {
         };
         (scores, rules)
     }
+}
+
+/// Empties a token buffer so that it can hold tokens of another text: the allocation is kept
+/// (an in-place `collect` of an empty vector of the same layout).
+fn recycle<'b>(mut tokens: Vec<Token<'_>>) -> Vec<Token<'b>> {
+    tokens.clear();
+    tokens.into_iter().map(|_| unreachable!()).collect()
 }
 
 /// A conversation's sentiment from the compound scores of its customer messages, in order.

@@ -600,7 +600,22 @@ impl Vader {
     }
 
     /// Splits a demojized text into tokens (reference `SentiText`).
+    #[cfg(test)]
     pub(crate) fn tokenize<'t>(&self, text: &'t str, words: &WordMap) -> Vec<Token<'t>> {
+        let mut tokens = Vec::new();
+        self.tokenize_into(text, words, &mut tokens);
+        tokens
+    }
+
+    /// [`Self::tokenize`] into a buffer the caller reuses (cleared first).
+    pub(crate) fn tokenize_into<'t>(
+        &self,
+        text: &'t str,
+        words: &WordMap,
+        tokens: &mut Vec<Token<'t>>,
+    ) {
+        tokens.clear();
+        tokens.reserve(text.len() / 5 + 1);
         let ascii_text = text.is_ascii();
         let make = |raw: &'t str| {
             let word = strip_punc_if_word(raw);
@@ -688,7 +703,6 @@ impl Vader {
                 upper,
             }
         };
-        let mut tokens = Vec::with_capacity(text.len() / 5 + 1);
         if ascii_text {
             // Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
             let is_space =
@@ -714,18 +728,26 @@ impl Vader {
                     .map(make),
             );
         }
-        tokens
     }
 
     /// Per-token valences before the `but` rule (reference `polarity_scores` loop and
     /// `sentiment_valence`).
+    #[cfg(test)]
     pub(crate) fn valences(&self, tokens: &[Token<'_>]) -> Vec<f64> {
+        let mut sentiments = Vec::new();
+        self.valences_into(tokens, &mut sentiments);
+        sentiments
+    }
+
+    /// [`Self::valences`] into a buffer the caller reuses (cleared first).
+    pub(crate) fn valences_into(&self, tokens: &[Token<'_>], sentiments: &mut Vec<f64>) {
+        sentiments.clear();
+        sentiments.reserve(tokens.len());
         let n = tokens.len();
         // Reference `allcap_differential`: some but not all tokens are ALL CAPS.
         let allcaps = tokens.iter().filter(|t| t.upper).count();
         let is_cap_diff = allcaps > 0 && allcaps < n;
         let low = |k: usize| tokens[k].sym;
-        let mut sentiments = Vec::with_capacity(n);
         for (i, token) in tokens.iter().enumerate() {
             if token.booster.is_some()
                 || (i + 1 < n && low(i) == sym::KIND && low(i + 1) == sym::OF)
@@ -775,7 +797,6 @@ impl Vader {
             valence = least_check(valence, tokens, i);
             sentiments.push(valence);
         }
-        sentiments
     }
 }
 
