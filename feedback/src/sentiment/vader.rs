@@ -345,8 +345,17 @@ fn strip_punc_if_word(token: &str) -> &str {
         // Nothing to strip: the reference returns the token whatever its length.
         return token;
     }
-    let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
-    if stripped.chars().take(3).count() <= 2 {
+    // ASCII punctuation is one byte and never inside a longer character: trim bytes.
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_punctuation())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_punctuation())
+        .map_or(start, |e| e + 1);
+    let stripped = &token[start..end];
+    if stripped.len() <= 2 || stripped.chars().take(3).count() <= 2 {
         token
     } else {
         stripped
@@ -419,6 +428,17 @@ impl Default for WordInfo {
 struct ShortKey([u64; 3]);
 
 impl ShortKey {
+    /// The key from its bytes: the length, then the word, zero padded.
+    #[inline]
+    fn from_bytes(bytes: &[u8; 24]) -> ShortKey {
+        let word = |k: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[8 * k..8 * k + 8]);
+            u64::from_le_bytes(w)
+        };
+        ShortKey([word(0), word(1), word(2)])
+    }
+
     #[inline]
     fn new(word: &str) -> Option<ShortKey> {
         let bytes = word.as_bytes();
@@ -468,6 +488,11 @@ impl WordMap {
     /// The domain slot of `word` (`u32::MAX` when no domain rule uses it).
     pub(crate) fn domain_slot(&self, word: &str) -> u32 {
         self.get(word).map_or(u32::MAX, |i| i.domain)
+    }
+
+    #[inline]
+    fn get_short(&self, key: &ShortKey) -> Option<&WordInfo> {
+        self.short.get(key)
     }
 
     pub(crate) fn get(&self, word: &str) -> Option<&WordInfo> {
@@ -619,42 +644,54 @@ impl Vader {
         let ascii_text = text.is_ascii();
         let make = |raw: &'t str| {
             let word = strip_punc_if_word(raw);
-            // Look the lowercased word up without allocating: ASCII words of up to 24 bytes are
-            // lowercased on the stack; others (rare) in a temporary String.
-            let mut buf = [0u8; 24];
-            let owned: String;
-            let (key, cased, upper): (&str, bool, bool) = if word.is_ascii() {
-                let (mut has_upper, mut has_lower) = (false, false);
-                for b in word.bytes() {
-                    has_upper |= b.is_ascii_uppercase();
-                    has_lower |= b.is_ascii_lowercase();
-                }
-                let upper = has_upper && !has_lower;
-                if !has_upper {
-                    (word, false, upper)
-                } else if word.len() <= buf.len() {
-                    let lowered = &mut buf[..word.len()];
-                    lowered.copy_from_slice(word.as_bytes());
-                    lowered.make_ascii_lowercase();
-                    (
-                        std::str::from_utf8(lowered).unwrap_or_default(),
-                        true,
-                        upper,
-                    )
-                } else {
-                    owned = word.to_ascii_lowercase();
-                    (owned.as_str(), true, upper)
-                }
-            } else {
-                match py_lower(word) {
-                    Cow::Borrowed(w) => (w, false, py_isupper(word)),
-                    Cow::Owned(l) => {
-                        owned = l;
-                        (owned.as_str(), true, py_isupper(word))
+            let wb = word.as_bytes();
+            // (lexicon entry, has capitals, ALL CAPS, negation) of the lowercased word.
+            let (info, cased, upper, negation) =
+                if wb.len() <= 23 && (ascii_text || word.is_ascii()) {
+                    // The common case in one pass and without allocating: lowercase straight into
+                    // the lookup key (see `ShortKey`), noting capitals and apostrophes on the way.
+                    let mut key = [0u8; 24];
+                    key[0] = wb.len() as u8;
+                    let (mut has_upper, mut has_lower, mut apostrophe) = (false, false, false);
+                    for (k, &b) in key[1..].iter_mut().zip(wb) {
+                        has_upper |= b.is_ascii_uppercase();
+                        has_lower |= b.is_ascii_lowercase();
+                        apostrophe |= b == b'\'';
+                        *k = b.to_ascii_lowercase();
                     }
-                }
-            };
-            let info = words.get(key).copied().unwrap_or_default();
+                    let info = words
+                        .get_short(&ShortKey::from_bytes(&key))
+                        .copied()
+                        .unwrap_or_default();
+                    let negation = info.negation
+                        || (apostrophe && key[1..=wb.len()].windows(3).any(|w| w == b"n't"));
+                    (info, has_upper, has_upper && !has_lower, negation)
+                } else {
+                    // Long or non-ASCII words (rare): lowercase in a temporary String.
+                    let owned: String;
+                    let (key, cased, upper): (&str, bool, bool) = if word.is_ascii() {
+                        let has_upper = wb.iter().any(u8::is_ascii_uppercase);
+                        let upper = has_upper && !wb.iter().any(u8::is_ascii_lowercase);
+                        if has_upper {
+                            owned = word.to_ascii_lowercase();
+                            (owned.as_str(), true, upper)
+                        } else {
+                            (word, false, upper)
+                        }
+                    } else {
+                        match py_lower(word) {
+                            Cow::Borrowed(w) => (w, false, py_isupper(word)),
+                            Cow::Owned(l) => {
+                                owned = l;
+                                (owned.as_str(), true, py_isupper(word))
+                            }
+                        }
+                    };
+                    let info = words.get(key).copied().unwrap_or_default();
+                    let negation =
+                        info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
+                    (info, cased, upper, negation)
+                };
             let edge = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
             let ascii = ascii_text || raw.is_ascii();
             let plain =
@@ -684,8 +721,6 @@ impl Vader {
                 let digit = word.as_bytes().first().is_some_and(u8::is_ascii_digit);
                 (info.domain, digit)
             };
-            let negation =
-                info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
             Token {
                 raw,
                 lower: word,
