@@ -226,8 +226,9 @@ impl Feat {
 
     #[inline]
     fn add(&mut self, other: &Feat) {
-        for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a |= b;
+        // Indexing fixed-size arrays lets the compiler use vector ORs.
+        for k in 0..8 {
+            self.0[k] |= other.0[k];
         }
     }
 

@@ -336,6 +336,7 @@ pub(crate) fn py_lower(s: &str) -> Cow<'_, str> {
 
 /// `token.strip(string.punctuation)` as the reference's `_strip_punc_if_word` uses it: strip ASCII
 /// punctuation at both ends unless two or fewer characters would remain (likely an emoticon).
+#[inline]
 fn strip_punc_if_word(token: &str) -> &str {
     let b = token.as_bytes();
     let (Some(first), Some(last)) = (b.first(), b.last()) else {
