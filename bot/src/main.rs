@@ -157,9 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Value(command) => {
-            tokio::task::spawn_blocking(move || value_cmd::run(command)).await?
-        }
+        Command::Value(command) => value_cmd::run(command, || Ok(settings()?.database_url)).await,
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
         Command::Sentiment => {
             let analyzer = feedback::sentiment::Analyzer::new();

@@ -24,6 +24,9 @@ pub struct Source {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ValueCommand {
+    /// Store purchases from a CSV `customer_id,date,amount[,order_id]` in the database, all or
+    /// nothing; customers are matched to chat customers by their external id.
+    Import { file: PathBuf },
     /// Fit BG/NBD (and Gamma-Gamma when spend is given); print the parameters as JSON.
     Fit {
         #[command(flatten)]
@@ -68,9 +71,41 @@ fn date(raw: Option<&String>, flag: &str) -> anyhow::Result<Option<time::Date>> 
         .transpose()
 }
 
-pub fn run(command: ValueCommand) -> anyhow::Result<()> {
+/// Runs a `hark value` command; `database_url` is resolved only by the commands that need it.
+pub async fn run(
+    command: ValueCommand,
+    database_url: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    match command {
+        ValueCommand::Import { file } => {
+            let store = hark_bot::store::Store::connect(&database_url()?).await?;
+            import(&store, &file).await
+        }
+        other => tokio::task::spawn_blocking(move || run_models(other)).await?,
+    }
+}
+
+/// `hark value import FILE`: parse everything first (a bad row names its line and nothing is
+/// stored), then store it in one transaction.
+async fn import(store: &hark_bot::store::Store, file: &std::path::Path) -> anyhow::Result<()> {
+    let rows = feedback::value::read_transactions_csv(file)
+        .with_context(|| format!("importing {}", file.display()))?;
+    let done = store.import_transactions(&rows).await?;
+    println!(
+        "imported {} purchases from {} ({} already stored, {} new customers)",
+        done.inserted,
+        file.display(),
+        done.skipped,
+        done.new_customers
+    );
+    Ok(())
+}
+
+/// Fits and scores from a file (no database).
+fn run_models(command: ValueCommand) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     match command {
+        ValueCommand::Import { .. } => unreachable!("handled by run"),
         ValueCommand::Fit {
             source,
             calibration_end,

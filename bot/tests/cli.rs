@@ -363,3 +363,39 @@ fn value_fit_on_cdnow_matches_the_published_parameters() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn value_import_stores_purchases_once_and_refuses_bad_files_whole() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let good = "customer_id,date,amount,order_id\nshop-1,2024-01-03,20.00,o1\nshop-2,2024-01-09,12.00,o2\n";
+    std::fs::write(dir.path().join("good.csv"), good)?;
+    let out = hark(dir.path(), &["value", "import", "good.csv"], "")?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 purchases"));
+    let out = hark(dir.path(), &["value", "import", "good.csv"], "")?;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 0 purchases"),
+        "idempotent by order id"
+    );
+
+    let bad =
+        "customer_id,date,amount,order_id\nshop-3,2024-01-03,5.00,o9\nshop-3,2024-01-04,-3,o10\n";
+    std::fs::write(dir.path().join("bad.csv"), bad)?;
+    let out = hark(dir.path(), &["value", "import", "bad.csv"], "")?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hark(dir.path(), &["value", "import", "good.csv"], "")?;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 already stored, 0 new customers"),
+        "shop-3 was not stored"
+    );
+    Ok(())
+}

@@ -31,6 +31,7 @@ store_tests!(
     articles_upsert_and_delete,
     a_failed_import_stores_nothing,
     migrations_are_idempotent,
+    purchases_import_all_or_nothing_and_match_customers_by_external_id,
 );
 
 async fn with_store<F, Fut>(engine: Engine, test: F) -> anyhow::Result<()>
@@ -231,5 +232,43 @@ async fn migrations_are_idempotent(store: Store) -> anyhow::Result<()> {
     store.migrate().await?;
     store.migrate().await?;
     store.ping().await?;
+    Ok(())
+}
+
+fn purchase(
+    customer: &str,
+    date: &str,
+    amount: f64,
+    order: Option<&str>,
+) -> anyhow::Result<feedback::value::Transaction> {
+    Ok(feedback::value::Transaction {
+        customer_id: feedback::value::CustomerId::parse(customer).map_err(anyhow::Error::msg)?,
+        date: feedback::value::parse_date(date).map_err(anyhow::Error::msg)?,
+        amount: feedback::value::Amount::new(amount).map_err(anyhow::Error::msg)?,
+        order_id: order.map(str::to_owned),
+    })
+}
+
+async fn purchases_import_all_or_nothing_and_match_customers_by_external_id(
+    store: Store,
+) -> anyhow::Result<()> {
+    let rows = vec![
+        purchase("shop-1", "2024-01-03", 20.0, Some("o1"))?,
+        purchase("shop-1", "2024-02-03", 35.5, Some("o2"))?,
+        purchase("shop-2", "2024-01-09", 12.0, None)?,
+    ];
+    let done = store.import_transactions(&rows).await?;
+    assert_eq!((done.inserted, done.skipped, done.new_customers), (3, 0, 2));
+    // Importing again adds only what has no order id to recognise it by.
+    let again = store.import_transactions(&rows[..2]).await?;
+    assert_eq!(
+        (again.inserted, again.skipped, again.new_customers),
+        (0, 2, 0)
+    );
+    let stored = store.purchases().await?;
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].customer, "shop-1");
+    assert_eq!(stored[0].occurred_on, "2024-01-03");
+    assert_eq!(stored[1].customer, "shop-2");
     Ok(())
 }

@@ -497,6 +497,84 @@ impl Store {
         Ok(())
     }
 
+    // ---- purchases ------------------------------------------------------------------------
+
+    /// Stores purchases in one transaction: all of them or none. Customers are matched by their
+    /// external id and created when unknown; a purchase whose order id is already stored for
+    /// that customer is skipped, so importing the same file twice adds nothing.
+    pub async fn import_transactions(
+        &self,
+        rows: &[feedback::value::Transaction],
+    ) -> Result<TransactionImport> {
+        let now = now_ms();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut customers = std::collections::HashMap::<&str, i64>::new();
+            let mut summary = TransactionImport::default();
+            for row in rows {
+                let external = row.customer_id.as_str();
+                let customer = match customers.get(external) {
+                    Some(id) => *id,
+                    None => {
+                        let found: Option<i64> =
+                            sqlx::query_scalar("SELECT id FROM customers WHERE external_id = $1")
+                                .bind(external)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        let id = match found {
+                            Some(id) => id,
+                            None => {
+                                summary.new_customers += 1;
+                                sqlx::query_scalar(
+                                    "INSERT INTO customers (external_id, created_at) VALUES ($1, $2) RETURNING id",
+                                )
+                                .bind(external)
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await?
+                            }
+                        };
+                        customers.insert(external, id);
+                        id
+                    }
+                };
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO transactions (customer_id, occurred_on, amount, order_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id, order_id) DO NOTHING RETURNING id",
+                )
+                .bind(customer)
+                .bind(row.date.to_string())
+                .bind(row.amount.get())
+                .bind(&row.order_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match inserted {
+                    Some(_) => summary.inserted += 1,
+                    None => summary.skipped += 1,
+                }
+            }
+            tx.commit().await?;
+            Ok(summary)
+        })
+    }
+
+    /// Every stored purchase with the customer's external id (or `#<id>` for chat customers
+    /// without one), oldest first: the input of the value models.
+    pub async fn purchases(&self) -> Result<Vec<Purchase>> {
+        let rows = on_pool!(self, pool => {
+            sqlx::query_as::<_, Purchase>(
+                "SELECT COALESCE(c.external_id, '#' || CAST(c.id AS TEXT)) AS customer, \
+                 t.occurred_on, t.amount, t.order_id \
+                 FROM transactions t JOIN customers c ON c.id = t.customer_id \
+                 ORDER BY t.occurred_on, t.id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
+
     // ---- events --------------------------------------------------------------------------
 
     pub async fn record_event(&self, event: &NewEvent) -> Result<()> {

@@ -290,3 +290,21 @@ impl ArticleRow {
         })
     }
 }
+
+/// What [`super::Store::import_transactions`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TransactionImport {
+    pub inserted: usize,
+    /// Purchases whose order id was already stored for the customer.
+    pub skipped: usize,
+    pub new_customers: usize,
+}
+
+/// A stored purchase.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct Purchase {
+    pub customer: String,
+    pub occurred_on: String,
+    pub amount: f64,
+    pub order_id: Option<String>,
+}
