@@ -964,6 +964,35 @@ pub(crate) fn but_check(tokens: &[Token<'_>], sentiments: &mut [f64]) {
     let Some(bi) = tokens.iter().position(|t| t.sym == sym::BUT) else {
         return;
     };
+    if sentiments.len() <= 64 {
+        but_rescale_by_scan(bi, sentiments);
+    } else {
+        but_rescale_by_map(bi, sentiments);
+    }
+}
+
+/// [`but_check`] for short texts (nearly all): scan for the first equal value as `list.index`
+/// does, without building maps; quadratic, so only for a few dozen tokens.
+fn but_rescale_by_scan(bi: usize, sentiments: &mut [f64]) {
+    for p in 0..sentiments.len() {
+        let v = sentiments[p];
+        if v == 0.0 {
+            continue;
+        }
+        let si = (0..p)
+            .find(|&q| value_key(sentiments[q]) == value_key(v))
+            .unwrap_or(p);
+        let factor = match si.cmp(&bi) {
+            std::cmp::Ordering::Less => 0.5,
+            std::cmp::Ordering::Greater => 1.5,
+            std::cmp::Ordering::Equal => continue,
+        };
+        sentiments[si] = v * factor;
+    }
+}
+
+/// [`but_check`] for any length, `n log n`.
+fn but_rescale_by_map(bi: usize, sentiments: &mut [f64]) {
     let mut positions: FxMap<u64, BTreeSet<usize>> = FxMap::default();
     for p in 0..sentiments.len() {
         // Entries at or after p still hold their original values (only earlier ones change).
@@ -1100,6 +1129,26 @@ mod tests {
         assert_eq!(strip_punc_if_word("ok."), "ok.");
         assert_eq!(py_round(0.0625, 3), 0.062);
         assert_eq!(py_round(0.1875, 3), 0.188);
+    }
+
+    #[test]
+    fn both_but_rescalings_agree() {
+        // Few distinct values so that equal ones (the `list.index` quirk) are common.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as usize
+        };
+        for _ in 0..2000 {
+            let n = 1 + next() % 64;
+            let values = [0.0, 1.0, 2.0, 0.5, 1.5, -1.0, -0.5, 3.0, 0.75];
+            let v: Vec<f64> = (0..n).map(|_| values[next() % values.len()]).collect();
+            let bi = next() % n;
+            let (mut a, mut b) = (v.clone(), v.clone());
+            but_rescale_by_scan(bi, &mut a);
+            but_rescale_by_map(bi, &mut b);
+            assert_eq!(a, b, "{v:?} but at {bi}");
+        }
     }
 
     #[test]
