@@ -289,6 +289,31 @@ impl Hasher for FxHasher {
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
+/// [`BYTE_CLASS`] bits. `CAPITAL` is the bit that lowercases an ASCII capital.
+const CAPITAL: u8 = 0x20;
+const SMALL: u8 = 0x01;
+const APOSTROPHE: u8 = 0x02;
+
+/// ASCII letter case and apostrophes, one table lookup per byte.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_uppercase() {
+            CAPITAL
+        } else if c.is_ascii_lowercase() {
+            SMALL
+        } else if c == b'\'' {
+            APOSTROPHE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Python's `str.isspace` (used by `str.split()` and `str.strip()`): Unicode `White_Space` plus
 /// the ASCII information separators U+001C..U+001F, which Rust's `char::is_whitespace` omits.
 pub(crate) fn py_isspace(c: char) -> bool {
@@ -653,13 +678,15 @@ impl Vader {
                     // the lookup key (see `ShortKey`), noting capitals and apostrophes on the way.
                     let mut key = [0u8; 24];
                     key[0] = wb.len() as u8;
-                    let (mut has_upper, mut has_lower, mut apostrophe) = (false, false, false);
+                    let mut seen = 0u8;
                     for (k, &b) in key[1..].iter_mut().zip(wb) {
-                        has_upper |= b.is_ascii_uppercase();
-                        has_lower |= b.is_ascii_lowercase();
-                        apostrophe |= b == b'\'';
-                        *k = b.to_ascii_lowercase();
+                        let class = BYTE_CLASS[usize::from(b)];
+                        seen |= class;
+                        // `CAPITAL` is 0x20: or-ing it in lowercases a capital.
+                        *k = b | (class & CAPITAL);
                     }
+                    let (has_upper, has_lower) = (seen & CAPITAL != 0, seen & SMALL != 0);
+                    let apostrophe = seen & APOSTROPHE != 0;
                     let info = words
                         .get_short(&ShortKey::from_bytes(&key))
                         .copied()
