@@ -5,6 +5,13 @@
 //! *Architecture invariant*: the layer only rewrites the valences of tokens that a rule matched.
 //! When no rule fires, the per-token valences — and so every score — are exactly VADER's.
 //!
+//! *Speed*: most messages fire nothing, so `apply` first runs a cheap necessary condition over
+//! VADER's tokens (`can_fire`: a question mark, a counted duration with a waiting cue, or a
+//! phrase all of whose required elements occur, the second right after the first when the
+//! pattern says so) and only then builds its own per-word view. The pre-check may let through
+//! a message no rule fires on, never the reverse (`can_fire_never_hides_a_rule`); buffers are
+//! reused per thread.
+//!
 //! The rules are data: `data/sentiment/service_lexicon.tsv` (embedded) plus any file given to
 //! [`super::Analyzer::with_domain_lexicon_file`]. The file format is documented at the top of the
 //! embedded file; in short, tab-separated lines of
