@@ -1092,19 +1092,18 @@ impl DomainLexicon {
                 (s == end || Some(s) == before) && is_exclamation(&norms[s..e], j - s)
             };
             // Only the last few tokens before the complaint: keeps long run-on sentences linear.
-            let mut js: Vec<usize> = (start.max(c.saturating_sub(SARCASM_WINDOW))..c).collect();
+            let within = start.max(c.saturating_sub(SARCASM_WINDOW))..c;
             // A standalone exclamation is at most 5 tokens: only such a sentence before counts.
-            if let Some(b) = before.filter(|&b| start - b <= 5) {
-                js.extend(b..start);
-            }
-            js.extend(
-                end..norms.len().min(end + 4).min(if end < norms.len() {
-                    sentence_end(end)
-                } else {
-                    end
-                }),
-            );
-            for j in js {
+            let previous = match before.filter(|&b| start - b <= 5) {
+                Some(b) => b..start,
+                None => 0..0,
+            };
+            let after = end..norms.len().min(end + 4).min(if end < norms.len() {
+                sentence_end(end)
+            } else {
+                end
+            });
+            for j in within.chain(previous).chain(after) {
                 if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.sarcasm) {
                     continue;
                 }
