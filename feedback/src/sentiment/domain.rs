@@ -146,9 +146,9 @@ pub(crate) struct DomainLexicon {
     number_feat: Feat,
     /// Indexed by slot, plus an empty entry at the end: what the pre-check needs of a word.
     quick: Vec<Quick>,
-    /// Per phrase, the bit of its second element when that is required and must follow the
-    /// first at once (no gap, not optional); empty otherwise.
-    second: Vec<Feat>,
+    /// Per phrase, the bit of its second element (as word index and mask in a [`Feat`]) when
+    /// that is required and must follow the first at once (no gap, not optional).
+    second: Vec<Option<(usize, u64)>>,
     /// Per waiting cue, the bits of its words (all must be in the message).
     cue_masks: Vec<Feat>,
     rule_question: RuleId,
@@ -554,7 +554,7 @@ impl DomainLexicon {
         self.number_feat = Feat::default();
         for phrase in &self.phrases {
             let mut mask = Feat::default();
-            let mut second = Feat::default();
+            let mut second = None;
             for (k, step) in phrase.steps.iter().enumerate() {
                 let Step::Element {
                     alts,
@@ -564,10 +564,12 @@ impl DomainLexicon {
                     continue;
                 };
                 let next = element_bits.len();
-                let bit = Feat::bit(*element_bits.entry(format!("{alts:?}")).or_insert(next));
+                let index_of_bit = *element_bits.entry(format!("{alts:?}")).or_insert(next);
+                let bit = Feat::bit(index_of_bit);
                 mask.add(&bit);
                 if k == 1 {
-                    second = bit;
+                    let word = (index_of_bit / 64) % bit.0.len();
+                    second = Some((word, bit.0[word]));
                 }
                 for atom in alts {
                     match atom {
@@ -762,15 +764,11 @@ impl DomainLexicon {
         };
         starts[..n_starts].iter().any(|&i| {
             let slot = tokens[i as usize].domain as usize;
-            let mut next: Option<Feat> = None;
+            let next = next_feat(i as usize);
+            // The one-word test of the second element first, the whole mask only then.
             self.first_of(&self.entries[slot]).iter().any(|&p| {
-                possible(p) && {
-                    let second = &self.second[p as usize];
-                    *second == Feat::default()
-                        || next
-                            .get_or_insert_with(|| next_feat(i as usize))
-                            .contains(second)
-                }
+                self.second[p as usize].is_none_or(|(word, bit)| next.0[word] & bit != 0)
+                    && possible(p)
             })
         }) || (number && self.by_number.iter().any(|&p| possible(p as u32)))
     }
