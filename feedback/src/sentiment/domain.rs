@@ -909,8 +909,12 @@ impl DomainLexicon {
             let (mut n, info) = match odd_word {
                 Some((a, b)) => {
                     let word = &arena[a..b];
-                    // The analyzer's map has the same slots and faster keys than `self.slots`.
+                    // Tokenizing already found the slot of an ASCII token's normalised word; the
+                    // analyzer's map has the same slots and faster keys than `self.slots`.
                     let info = match words {
+                        Some(w) if w.has_domain() && t.domain != DOMAIN_UNKNOWN => {
+                            self.entries.get(t.domain as usize)
+                        }
                         Some(w) => self.entries.get(w.domain_slot(word) as usize),
                         None => self.lookup(word),
                     };
