@@ -1055,9 +1055,13 @@ pub(crate) fn py_round(x: f64, digits: i32) -> f64 {
         _ => 10f64.powi(digits),
     };
     let y = x * scale;
-    let frac = (y - y.trunc()).abs();
-    if y.is_finite() && y.abs() < 1e15 && (frac - 0.5).abs() > 1e-6 {
-        return y.round() / scale;
+    if y.is_finite() && y.abs() < 1e15 {
+        // |y| < 2^50: integer conversions truncate exactly, and |y| + 0.5 is exact, so this is
+        // `trunc` and (away from ties) `round` without libm calls; `copysign` keeps -0.0.
+        let frac = (y - y as i64 as f64).abs();
+        if (frac - 0.5).abs() > 1e-6 {
+            return ((y.abs() + 0.5) as i64 as f64).copysign(y) / scale;
+        }
     }
     let digits = usize::try_from(digits).unwrap_or(0);
     format!("{x:.digits$}").parse().unwrap_or(x)
@@ -1156,6 +1160,9 @@ mod tests {
         assert_eq!(strip_punc_if_word("ok."), "ok.");
         assert_eq!(py_round(0.0625, 3), 0.062);
         assert_eq!(py_round(0.1875, 3), 0.188);
+        assert!(py_round(-0.00003, 4).is_sign_negative());
+        assert_eq!(py_round(-0.12345678, 4), -0.1235);
+        assert_eq!(py_round(0.99996, 4), 1.0);
     }
 
     #[test]
