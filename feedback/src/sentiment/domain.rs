@@ -146,9 +146,10 @@ pub(crate) struct DomainLexicon {
     number_feat: Feat,
     /// Indexed by slot, plus an empty entry at the end: what the pre-check needs of a word.
     quick: Vec<Quick>,
-    /// Per phrase, the bit of its second element (as word index and mask in a [`Feat`]) when
-    /// that is required and must follow the first at once (no gap, not optional).
-    second: Vec<Option<(usize, u64)>>,
+    /// Per phrase, the bit of its second required element (as word index and mask in a
+    /// [`Feat`]) and how many tokens after the first it must come within: 1 when it follows at
+    /// once, `N + 1` after a gap `~N`; `None` when an optional element comes first.
+    second: Vec<Option<(usize, u64, usize)>>,
     /// Per waiting cue, the bits of its words (all must be in the message).
     cue_masks: Vec<Feat>,
     rule_question: RuleId,
@@ -555,6 +556,15 @@ impl DomainLexicon {
         for phrase in &self.phrases {
             let mut mask = Feat::default();
             let mut second = None;
+            // Within how many tokens after the first the second element must come.
+            let window = match phrase.steps.get(1) {
+                Some(Step::Gap(n)) => Some(n + 1),
+                Some(Step::Element {
+                    optional: false, ..
+                }) => Some(1),
+                _ => None,
+            };
+            let second_at = if window == Some(1) { 1 } else { 2 };
             for (k, step) in phrase.steps.iter().enumerate() {
                 let Step::Element {
                     alts,
@@ -567,9 +577,11 @@ impl DomainLexicon {
                 let index_of_bit = *element_bits.entry(format!("{alts:?}")).or_insert(next);
                 let bit = Feat::bit(index_of_bit);
                 mask.add(&bit);
-                if k == 1 {
+                if k == second_at
+                    && let Some(window) = window
+                {
                     let word = (index_of_bit / 64) % bit.0.len();
-                    second = Some((word, bit.0[word]));
+                    second = Some((word, bit.0[word], window));
                 }
                 for atom in alts {
                     match atom {
@@ -751,23 +763,22 @@ impl DomainLexicon {
             return true;
         }
         let possible = |p: u32| present.contains(&self.required[p as usize]);
-        // The token after a start must match the phrase's second element when that comes at once.
-        let next_feat = |i: usize| {
-            let mut feat = Feat::default();
-            if let Some(t) = tokens.get(i + 1) {
-                feat = self.quick[(t.domain as usize).min(none)].feat;
+        // The second element must match a token within its window after the start.
+        let second_within = |i: usize, word: usize, bit: u64, window: usize| {
+            tokens.iter().skip(i + 1).take(window).any(|t| {
+                let mut w = self.quick[(t.domain as usize).min(none)].feat.0[word];
                 if t.digit {
-                    feat.add(&self.number_feat);
+                    w |= self.number_feat.0[word];
                 }
-            }
-            feat
+                w & bit != 0
+            })
         };
         starts[..n_starts].iter().any(|&i| {
             let slot = tokens[i as usize].domain as usize;
-            let next = next_feat(i as usize);
-            // The one-word test of the second element first, the whole mask only then.
+            // The test of the second element first, the whole mask only then.
             self.first_of(&self.entries[slot]).iter().any(|&p| {
-                self.second[p as usize].is_none_or(|(word, bit)| next.0[word] & bit != 0)
+                self.second[p as usize]
+                    .is_none_or(|(word, bit, window)| second_within(i as usize, word, bit, window))
                     && possible(p)
             })
         }) || (number && self.by_number.iter().any(|&p| possible(p as u32)))
