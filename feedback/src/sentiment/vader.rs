@@ -14,10 +14,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The VADER valence lexicon, vendored from `vaderSentiment` 3.3.2 (MIT, see `data/sentiment/`).
-const RAW_LEXICON: &str = include_str!("../../data/sentiment/vader_lexicon.txt");
-/// The VADER emoji lexicon (emoji → English description), same provenance.
-const RAW_EMOJI_LEXICON: &str = include_str!("../../data/sentiment/emoji_utf8_lexicon.txt");
+/// The rows of vaderSentiment 3.3.2's lexicon that the `vader_sentiment` crate (which ships the
+/// rest of the lexicon and the emoji lexicon under MIT) cannot supply; see the file's header.
+const LEXICON_OVERLAY: &str = include_str!("../../data/sentiment/vader_lexicon_overlay.tsv");
 
 /// Empirically derived mean rating increase for booster words (reference `B_INCR`).
 const B_INCR: f64 = 0.293;
@@ -548,29 +547,47 @@ pub(crate) struct Vader {
     emojis: FxMap<char, Box<str>>,
 }
 
+/// vaderSentiment 3.3.2's valence lexicon: the `vader_sentiment` crate's entries, except where
+/// [`LEXICON_OVERLAY`] gives the exact 3.3.2 rows (the crate's map is case-insensitive and
+/// predates two entries). Parsing mirrors `make_lex_dict`: stripped lines, tab-separated
+/// fields, a later duplicate overriding an earlier one.
+fn lexicon_3_3_2() -> FxMap<Box<str>, f64> {
+    let overlay: Vec<(&str, f64)> = LEXICON_OVERLAY
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut fields = line.trim_matches(py_isspace).split('\t');
+            let word = fields.next()?;
+            let valence = fields.next()?.parse::<f64>().ok()?;
+            Some((word, valence))
+        })
+        .collect();
+    let shadowed: BTreeSet<String> = overlay.iter().map(|(w, _)| w.to_lowercase()).collect();
+    let mut lexicon = FxMap::default();
+    for (word, &valence) in vader_sentiment::LEXICON.iter() {
+        let word: &str = **word;
+        if !shadowed.contains(&word.to_lowercase()) {
+            lexicon.insert(Box::from(word), valence);
+        }
+    }
+    for (word, valence) in overlay {
+        lexicon.insert(Box::from(word), valence);
+    }
+    lexicon
+}
+
 impl Vader {
     /// Loads the embedded lexicons. Parsing mirrors `make_lex_dict` / `make_emoji_dict`: lines
     /// are stripped, fields are tab separated, and a later duplicate overrides an earlier one.
     pub(crate) fn embedded() -> Self {
-        let mut lexicon = FxMap::default();
-        for line in RAW_LEXICON.lines() {
-            let mut fields = line.trim_matches(py_isspace).split('\t');
-            if let (Some(word), Some(measure)) = (fields.next(), fields.next())
-                && let Ok(v) = measure.parse::<f64>()
-            {
-                lexicon.insert(Box::from(word), v);
-            }
-        }
+        let lexicon = lexicon_3_3_2();
         let mut emojis = FxMap::default();
-        for line in RAW_EMOJI_LEXICON.lines() {
-            let mut fields = line.trim_matches(py_isspace).split('\t');
-            if let (Some(emoji), Some(description)) = (fields.next(), fields.next()) {
-                // The reference looks emojis up one code point at a time, so multi-code-point
-                // entries (flags, skin tones, ZWJ sequences) can never match; skip them.
-                let mut chars = emoji.chars();
-                if let (Some(c), None) = (chars.next(), chars.next()) {
-                    emojis.insert(c, Box::from(description));
-                }
+        for (emoji, description) in vader_sentiment::EMOJI_LEXICON.iter() {
+            // The reference looks emojis up one code point at a time, so multi-code-point
+            // entries (flags, skin tones, ZWJ sequences) can never match; skip them.
+            let mut chars = emoji.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                emojis.insert(c, Box::from(description.trim_matches(py_isspace)));
             }
         }
         let mut words = WordMap::default();
