@@ -39,13 +39,6 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Which engine a [`Store`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 #[derive(Clone)]
 enum Pool {
     /// SQLite allows one writer at a time. Writers queue for the single `write` connection in
@@ -166,13 +159,6 @@ impl Store {
     /// The SQLite URL for a database file inside `data_dir`.
     pub fn sqlite_url_in(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("hark.db").display())
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self.pool {
-            Pool::Sqlite { .. } => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
-        }
     }
 
     pub async fn migrate(&self) -> Result<()> {
