@@ -1,8 +1,8 @@
 //! One store test suite, run against SQLite and PostgreSQL.
 
 use hark_bot::store::{
-    Author, Channel, ConversationState, EventKind, Exchange, NewEvent, NewMessage, NewTurn, Store,
-    StoreError, StreakChange,
+    Author, Channel, ConversationState, CustomerScore, EventKind, Exchange, NewEvent, NewMessage,
+    NewTask, NewTurn, Segment, Store, StoreError, StreakChange, TaskState,
 };
 use hark_tests::{Engine, TestDb};
 
@@ -32,6 +32,9 @@ store_tests!(
     a_failed_import_stores_nothing,
     migrations_are_idempotent,
     purchases_import_all_or_nothing_and_match_customers_by_external_id,
+    tasks_open_once_per_kind_and_customer,
+    consent_and_opt_out_are_stored,
+    value_scores_are_replaced_per_customer,
 );
 
 async fn with_store<F, Fut>(engine: Engine, test: F) -> anyhow::Result<()>
@@ -270,5 +273,84 @@ async fn purchases_import_all_or_nothing_and_match_customers_by_external_id(
     assert_eq!(stored[0].customer, "shop-1");
     assert_eq!(stored[0].occurred_on, "2024-01-03");
     assert_eq!(stored[1].customer, "shop-2");
+    Ok(())
+}
+
+async fn tasks_open_once_per_kind_and_customer(store: Store) -> anyhow::Result<()> {
+    let customer = store.create_customer(Channel::Web, "t1").await?;
+    let task = NewTask {
+        kind: "at_risk_outreach".into(),
+        customer_id: Some(customer),
+        conversation_id: None,
+        title: "Call back".into(),
+        detail: serde_json::json!({"reasons": ["no purchase for 14 weeks"]}),
+    };
+    let first = store.create_task(&task).await?;
+    assert!(first.is_some());
+    assert_eq!(
+        store.create_task(&task).await?,
+        None,
+        "one open task per kind and customer"
+    );
+    let open = store.open_tasks().await?;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].state, TaskState::Open);
+    let id = first.unwrap_or_default();
+    let staff: i64 = 0;
+    // A task can only be completed by a known staff member; with none, completing fails and
+    // the task stays open.
+    assert!(store.complete_task(id, staff).await.is_err());
+    assert_eq!(store.open_tasks().await?.len(), 1);
+    assert!(matches!(
+        store.complete_task(id + 100, staff).await,
+        Err(StoreError::NotFound)
+    ));
+    Ok(())
+}
+
+async fn consent_and_opt_out_are_stored(store: Store) -> anyhow::Result<()> {
+    let customer = store.create_customer(Channel::Web, "c1").await?;
+    assert!(!store.may_contact(customer).await?);
+    store.set_contact_consent(customer, true).await?;
+    assert!(store.may_contact(customer).await?);
+    store.set_opted_out(customer, true).await?;
+    assert!(store.opted_out(customer).await?);
+    assert!(
+        !store.may_contact(customer).await?,
+        "an opt-out wins over consent"
+    );
+    store.set_opted_out(customer, false).await?;
+    assert!(store.may_contact(customer).await?);
+    assert!(!store.may_contact(customer + 999).await?);
+    Ok(())
+}
+
+async fn value_scores_are_replaced_per_customer(store: Store) -> anyhow::Result<()> {
+    let customer = store.create_customer(Channel::Web, "v1").await?;
+    assert_eq!(store.customer_score(customer).await?, None);
+    let mut score = CustomerScore {
+        customer_id: customer,
+        model_version: "value-bgnbd-gg-1".into(),
+        fitted_at: 1,
+        scored_at: 2,
+        p_alive: Some(0.31),
+        expected_purchases: Some(0.4),
+        clv: Some(123.5),
+        segment: Segment::High,
+        churn_risk: 0.7,
+        at_risk: true,
+        reasons: vec!["no purchase for 14 weeks".into()],
+    };
+    store
+        .upsert_customer_scores(std::slice::from_ref(&score))
+        .await?;
+    assert_eq!(store.customer_score(customer).await?.as_ref(), Some(&score));
+    score.segment = Segment::Low;
+    score.at_risk = false;
+    score.reasons.clear();
+    store
+        .upsert_customer_scores(std::slice::from_ref(&score))
+        .await?;
+    assert_eq!(store.customer_score(customer).await?, Some(score));
     Ok(())
 }

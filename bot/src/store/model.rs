@@ -308,3 +308,104 @@ pub struct Purchase {
     pub amount: f64,
     pub order_id: Option<String>,
 }
+
+text_enum! {
+    /// What a staff member may do: owners manage users, settings and reports; agents work
+    /// conversations. Owners can work conversations too.
+    Role { Owner = "owner", Agent = "agent" }
+}
+
+text_enum! {
+    /// A customer's value segment (by CLV rank).
+    Segment { High = "high", Mid = "mid", Low = "low" }
+}
+
+text_enum! {
+    /// Whether an agent's task is still to do.
+    TaskState { Open = "open", Done = "done" }
+}
+
+/// A task for agents that is not a live chat (at-risk outreach, detractor follow-up, a message
+/// left outside business hours).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub kind: String,
+    pub customer_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub title: String,
+    /// JSON object with the task's particulars (reasons, scores, the message left).
+    pub detail: String,
+    #[sqlx(try_from = "String")]
+    pub state: TaskState,
+    pub assigned_to: Option<i64>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+    pub done_by: Option<i64>,
+}
+
+/// A task about to be raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub kind: String,
+    pub customer_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub title: String,
+    pub detail: serde_json::Value,
+}
+
+/// The latest value scores of one customer, as the value model stored them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerScore {
+    pub customer_id: i64,
+    pub model_version: String,
+    /// When the model these scores come from was fitted (Unix ms).
+    pub fitted_at: i64,
+    pub scored_at: i64,
+    pub p_alive: Option<f64>,
+    pub expected_purchases: Option<f64>,
+    pub clv: Option<f64>,
+    pub segment: Segment,
+    /// In [0, 1].
+    pub churn_risk: f64,
+    pub at_risk: bool,
+    /// Plain-words reasons for the churn risk.
+    pub reasons: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CustomerScoreRow {
+    customer_id: i64,
+    model_version: String,
+    fitted_at: i64,
+    scored_at: i64,
+    p_alive: Option<f64>,
+    expected_purchases: Option<f64>,
+    clv: Option<f64>,
+    #[sqlx(try_from = "String")]
+    segment: Segment,
+    churn_risk: f64,
+    at_risk: i64,
+    reasons: String,
+}
+
+impl CustomerScoreRow {
+    pub(super) fn into_score(self) -> Result<CustomerScore, StoreError> {
+        let reasons = serde_json::from_str(&self.reasons).map_err(|e| {
+            StoreError::Corrupt(format!("customer {} score reasons: {e}", self.customer_id))
+        })?;
+        Ok(CustomerScore {
+            customer_id: self.customer_id,
+            model_version: self.model_version,
+            fitted_at: self.fitted_at,
+            scored_at: self.scored_at,
+            p_alive: self.p_alive,
+            expected_purchases: self.expected_purchases,
+            clv: self.clv,
+            segment: self.segment,
+            churn_risk: self.churn_risk,
+            at_risk: self.at_risk != 0,
+            reasons,
+        })
+    }
+}
