@@ -262,9 +262,14 @@ impl Engine {
             Exchange::Stored { messages } => {
                 let message_id = messages.first().map(|m| m.id).unwrap_or_default();
                 let topic = Topic::Conversation(conversation_id);
+                let outbox = Topic::Outbox(conversation.channel);
                 for message in messages {
-                    self.hub
-                        .publish(topic, HubEvent::Message(Arc::new(message)));
+                    let to_customer = message.author != Author::Customer;
+                    let event = HubEvent::Message(Arc::new(message));
+                    if to_customer {
+                        self.hub.publish(outbox, event.clone());
+                    }
+                    self.hub.publish(topic, event);
                 }
                 if let Some(state) = new_state {
                     let event = HubEvent::State {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::store::{Author, ConversationState, Message};
+use crate::store::{Author, Channel, ConversationState, Message};
 
 /// What subscribers listen to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +20,10 @@ pub enum Topic {
     Conversation(i64),
     /// Changes to the queue of conversations waiting for a person (the agents' console).
     Queue,
+    /// Every message for customers on one channel (bot, system and agent messages, proactive
+    /// messages), for channels that deliver to all their customers from one task (Telegram).
+    /// Web sockets follow their own conversation instead.
+    Outbox(Channel),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +59,8 @@ pub type Hub = Arc<dyn EventBus>;
 /// the store, which every subscriber can do by message id.
 /// Kept small on purpose: every conversation with a live subscriber preallocates this many slots.
 const TOPIC_CAPACITY: usize = 8;
+/// Channel-wide topics carry every outgoing message of a channel, so they get more room.
+const OUTBOX_CAPACITY: usize = 1024;
 
 /// The single-process bus: one tokio broadcast channel per topic with live subscribers.
 #[derive(Default)]
@@ -93,9 +99,13 @@ impl EventBus for InProcessBus {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let sender = topics
-            .entry(topic)
-            .or_insert_with(|| broadcast::channel(TOPIC_CAPACITY).0);
+        let sender = topics.entry(topic).or_insert_with(|| {
+            let capacity = match topic {
+                Topic::Outbox(_) => OUTBOX_CAPACITY,
+                _ => TOPIC_CAPACITY,
+            };
+            broadcast::channel(capacity).0
+        });
         sender.subscribe()
     }
 }

@@ -89,3 +89,20 @@ CREATE TABLE customer_scores (
     at_risk            BIGINT NOT NULL DEFAULT 0,
     reasons            TEXT NOT NULL DEFAULT '[]'
 );
+
+-- Survey answers: CSAT (1 to 5) after a resolved conversation, NPS (0 to 10) at most once per
+-- customer per period. The comment is the optional follow-up ("What is the main reason…").
+CREATE TABLE survey_responses (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL CHECK (kind IN ('csat', 'nps')),
+    customer_id     BIGINT NOT NULL REFERENCES customers(id),
+    conversation_id BIGINT REFERENCES conversations(id),
+    channel         TEXT NOT NULL CHECK (channel IN ('web', 'telegram')),
+    score           BIGINT NOT NULL CHECK (score BETWEEN 0 AND 10),
+    comment         TEXT,
+    comment_sentiment DOUBLE PRECISION,
+    created_at      BIGINT NOT NULL,
+    UNIQUE (kind, conversation_id)
+);
+CREATE INDEX survey_responses_customer ON survey_responses (customer_id, kind, created_at);
+CREATE INDEX survey_responses_time ON survey_responses (kind, created_at);
