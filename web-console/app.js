@@ -276,12 +276,18 @@
     }
   });
 
+  const menu = app.querySelector('details.menu');
+  D.addEventListener('click', (ev) => { if (menu.open && !menu.contains(ev.target)) menu.open = false; });
+  menu.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && menu.open) { menu.open = false; menu.querySelector('summary').focus(); }
+  });
+
   // ---- sound and title --------------------------------------------------------------------------
   let soundOn = stored('hark.console.sound') !== 'off', audio = null;
   const soundButton = $('sound');
   const syncSound = () => {
     soundButton.setAttribute('aria-pressed', String(soundOn));
-    soundButton.textContent = soundOn ? 'Sound on' : 'Sound off';
+    soundButton.textContent = 'Sound for new work: ' + (soundOn ? 'on' : 'off');
   };
   soundButton.addEventListener('click', () => {
     soundOn = !soundOn;
