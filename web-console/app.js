@@ -616,6 +616,8 @@
       const r = await api('GET', '/api/conversations/' + id);
       if (!cur || cur.id !== id) return;
       if (first) log.replaceChildren();
+      // A bulk load is not news: only messages arriving afterwards are announced.
+      log.setAttribute('aria-live', 'off');
       if (validItem(r.conversation)) {
         cur.item = r.conversation;
         if (items.has(id)) items.set(id, r.conversation);
@@ -626,7 +628,8 @@
       renderHeader();
       renderPanel();
       markRead();
-      if (first) $('log').scrollTop = $('log').scrollHeight;
+      if (first) log.scrollTop = log.scrollHeight;
+      setTimeout(() => log.setAttribute('aria-live', 'polite'), 0);
     } catch (e) {
       if (!cur || cur.id !== id) return;
       if (first) log.replaceChildren();
@@ -649,6 +652,7 @@
     const mine = it && it.assigned_to === me.id;
     const open = it && it.state !== 'resolved';
     $('act-claim').hidden = !!mine;
+    $('act-claim').textContent = it && it.state === 'bot' ? 'Take over from the bot' : 'Claim';
     $('act-claim').disabled = !open;
     $('act-transfer').disabled = !open || !(mine || isOwner());
     $('transfer-to').disabled = $('act-transfer').disabled;
@@ -987,6 +991,14 @@
     sel.replaceChildren(first, ...opts);
     sel.value = keep;
   };
+  $('transfer-to').addEventListener('focus', () => loadStaff());
+  const closePanel = () => {
+    app.classList.remove('panel-open');
+    $('panel-toggle').setAttribute('aria-expanded', 'false');
+  };
+  $('panel').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && app.classList.contains('panel-open')) { closePanel(); $('panel-toggle').focus(); }
+  });
   $('panel-toggle').addEventListener('click', () => {
     const open = !app.classList.contains('panel-open');
     app.classList.toggle('panel-open', open);
