@@ -398,6 +398,11 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       else if (s === 'bot' && (prev === 'agent' || prev === 'waiting')) event(`You're back with the ${BOT.toLowerCase()}`);
       if (s !== 'agent') agentName = null;
     }
+    const named = stateExtra.agent_name;
+    if (s === 'agent' && typeof named === 'string' && named && named !== agentName) {
+      if (live) event(named + ' joined', 'j');
+      agentName = named;
+    }
     showState();
   };
 
@@ -529,7 +534,7 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         const resumed = convId != null;
         if (resumed && f.conversation_id !== convId && lastId != null) event('New conversation');
         convId = f.conversation_id == null ? null : f.conversation_id;
-        setState(f.state, null, resumed, stateExtra);
+        setState(f.state, null, resumed, typeof f.agent_name === 'string' ? { agent_name: f.agent_name } : stateExtra);
         showState();
         flush();
         break;

@@ -8,8 +8,11 @@
 //! transaction together with the bot's reply and the metrics events, and only then published and
 //! acknowledged.
 
+mod agent;
+
 use std::sync::Arc;
 
+pub use agent::{Agent, AssignedBy};
 use feedback::sentiment::Analyzer;
 use kb::{KnowledgeBase, Outcome};
 use serde_json::json;
@@ -29,6 +32,10 @@ pub enum EngineError {
     ConversationNotFound,
     #[error("article not found")]
     ArticleNotFound,
+    #[error("another agent owns this conversation")]
+    AlreadyAssigned,
+    #[error("the conversation is changing too often; try again")]
+    Busy,
     #[error(transparent)]
     Store(StoreError),
     #[error("background task failed")]
@@ -160,6 +167,10 @@ pub mod lines {
     pub const ALREADY_WAITING: &str =
         "You're in the queue: someone from our team will reply here as soon as they can.";
     pub const ASK_FOR_PERSON: &str = "Talk to a person";
+    pub const RESOLVED: &str = "This conversation was marked as resolved. \
+        If you need anything else, just write here.";
+    pub const BACK_TO_BOT: &str =
+        "You're back with the assistant. Ask me anything, or ask for a person again.";
 }
 
 /// The conversation engine. Cheap to clone: every field is a handle.
@@ -247,13 +258,7 @@ impl Engine {
         let conversation = self.store.conversation(conversation_id).await?;
         let turn = self.decide(&conversation, client_id, input).await?;
         let new_state = turn.new_state;
-        let handoff_reason = turn
-            .events
-            .iter()
-            .find(|e| e.kind == EventKind::HandoffRequested)
-            .and_then(|e| e.data.get("reason"))
-            .and_then(|r| r.as_str())
-            .map(str::to_owned);
+        let handoff_reason = turn.handoff_reason.clone();
         match self.store.record_exchange(&turn).await? {
             Exchange::Duplicate { message_id } => Ok(Receipt {
                 message_id,
@@ -262,20 +267,19 @@ impl Engine {
             Exchange::Stored { messages } => {
                 let message_id = messages.first().map(|m| m.id).unwrap_or_default();
                 let topic = Topic::Conversation(conversation_id);
-                let outbox = Topic::Outbox(conversation.channel);
+                let mut after = conversation.clone();
+                if let Some(state) = new_state {
+                    after.state = state;
+                }
                 for message in messages {
-                    let to_customer = message.author != Author::Customer;
-                    let event = HubEvent::Message(Arc::new(message));
-                    if to_customer {
-                        self.hub.publish(outbox, event.clone());
-                    }
-                    self.hub.publish(topic, event);
+                    self.publish_message(&after, message);
                 }
                 if let Some(state) = new_state {
                     let event = HubEvent::State {
                         conversation_id,
                         state,
                         reason: handoff_reason,
+                        agent_name: None,
                     };
                     self.hub.publish(topic, event.clone());
                     self.hub.publish(Topic::Queue, event);
@@ -300,6 +304,7 @@ impl Engine {
             customer: NewMessage::new(Author::Customer, ""),
             replies: Vec::new(),
             new_state: None,
+            handoff_reason: None,
             streak: StreakChange::Keep,
             events: Vec::new(),
         };
@@ -444,6 +449,7 @@ impl Engine {
         event: &dyn Fn(EventKind) -> NewEvent,
     ) {
         turn.new_state = Some(ConversationState::Waiting);
+        turn.handoff_reason = Some(reason.as_str().to_owned());
         turn.events
             .push(event(EventKind::HandoffRequested).data(json!({"reason": reason.as_str()})));
         turn.replies

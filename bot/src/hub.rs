@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::store::{Author, Channel, ConversationState, Message};
+use crate::store::{Author, Channel, ConversationState, Message, Note};
 
 /// What subscribers listen to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,12 +30,22 @@ pub enum Topic {
 pub enum HubEvent {
     /// A message was stored in a conversation.
     Message(Arc<Message>),
-    /// A conversation changed state.
+    /// A conversation changed state or owner.
     State {
         conversation_id: i64,
         state: ConversationState,
         reason: Option<String>,
+        /// The person who owns it now, if any (shown to the customer by first name).
+        agent_name: Option<String>,
     },
+    /// Where a waiting conversation stands in the queue (published while it waits).
+    QueuePosition {
+        conversation_id: i64,
+        position: u32,
+        estimated_wait_seconds: u64,
+    },
+    /// A private note was added (published on [`Topic::Queue`] only: agents, never customers).
+    Note(Arc<Note>),
     /// Someone is typing (not stored).
     Typing {
         conversation_id: i64,

@@ -10,6 +10,7 @@
 //! - [`app`]: wiring it all together for the binary and the tests.
 //! - [`bench`]: the widget load generator behind `hark bench widget`.
 
+pub mod accounts;
 pub mod app;
 pub mod bench;
 pub mod config;

@@ -12,6 +12,7 @@ use hark_bot::{app, server};
 use kb::KnowledgeBase;
 use serde_json::json;
 
+mod user_cmd;
 mod value_cmd;
 
 #[derive(Parser)]
@@ -43,6 +44,9 @@ enum Command {
     /// Customer value: fit BG/NBD + Gamma-Gamma, score CLV, churn risk and segments.
     #[command(subcommand)]
     Value(value_cmd::ValueCommand),
+    /// Staff accounts: add owners and agents, passwords, invitations.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
     /// Benchmarks that print figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -158,6 +162,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Value(command) => value_cmd::run(command, || Ok(settings()?.database_url)).await,
+        Command::User(command) => {
+            let settings = settings()?;
+            let public = format!("http://{}", settings.listen);
+            user_cmd::run(command, &settings.database_url, &public).await
+        }
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
         Command::Sentiment => {
             let analyzer = feedback::sentiment::Analyzer::new();

@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod browser;
+mod handoff;
 mod store;
 mod widget;

@@ -129,6 +129,7 @@ fn turn(conversation_id: i64, client_id: &str) -> NewTurn {
         conversation_id,
         customer,
         replies: vec![reply],
+        handoff_reason: None,
         new_state: Some(ConversationState::Waiting),
         streak: StreakChange::Increment,
         events: vec![NewEvent::new(EventKind::MessageReceived).conversation(conversation_id)],

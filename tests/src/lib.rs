@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
+use hark_bot::accounts::{Accounts, NewUser};
 use hark_bot::config::Settings;
+use hark_bot::engine::Agent;
 use hark_bot::server::{AppState, Limits};
-use hark_bot::store::Store;
+use hark_bot::store::{Role, Staff, Store};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::net::TcpStream;
@@ -178,6 +180,28 @@ impl TestApp {
     }
 
     /// Stops the server (as SIGTERM would) and waits for it to finish.
+    /// Adds a staff member with `password` and returns them as the engine's [`Agent`].
+    pub async fn add_staff(
+        &self,
+        role: Role,
+        name: &str,
+        password: &str,
+    ) -> anyhow::Result<(Staff, Agent)> {
+        let accounts = Accounts::new(self.state.engine.store().clone());
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let (staff, _) = accounts
+            .add_user(NewUser {
+                email,
+                display_name: name.to_owned(),
+                role,
+                capacity: 5,
+                password: Some(password.to_owned()),
+            })
+            .await?;
+        let agent = Agent::from(&staff);
+        Ok((staff, agent))
+    }
+
     pub async fn stop(mut self) -> anyhow::Result<TestDb> {
         self.shutdown_now().await?;
         let db = std::mem::replace(&mut self.db, TestDb::placeholder()?);

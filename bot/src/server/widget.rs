@@ -68,6 +68,8 @@ enum ServerFrame<'a> {
         visitor_token: &'a str,
         conversation_id: i64,
         state: ConversationState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_name: Option<&'a str>,
     },
     Ack {
         client_id: &'a str,
@@ -87,6 +89,12 @@ enum ServerFrame<'a> {
     State {
         state: ConversationState,
         reason: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        queue_position: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_wait_seconds: Option<u64>,
     },
     Typing {
         author: Author,
@@ -373,10 +381,17 @@ impl Connection {
             updates,
         });
         let closed = || Refusal::new("internal", "socket closed");
+        let agent_name = match conversation.assigned_to {
+            Some(id) if conversation.state == ConversationState::Agent => {
+                engine.store().staff(id).await.ok().map(|s| s.display_name)
+            }
+            _ => None,
+        };
         self.send(&ServerFrame::Welcome {
             visitor_token: &token,
             conversation_id: conversation.id,
             state: conversation.state,
+            agent_name: agent_name.as_deref(),
         })
         .await
         .map_err(|()| closed())?;
@@ -391,13 +406,36 @@ impl Connection {
     async fn on_update(&mut self, update: Result<HubEvent, RecvError>) -> Result<Flow, ()> {
         match update {
             Ok(HubEvent::Message(message)) => self.send(&ServerFrame::message(&message)).await?,
-            Ok(HubEvent::State { state, reason, .. }) => {
+            Ok(HubEvent::State {
+                state,
+                reason,
+                agent_name,
+                ..
+            }) => {
                 self.send(&ServerFrame::State {
                     state,
                     reason: reason.as_deref(),
+                    agent_name: agent_name.as_deref(),
+                    queue_position: None,
+                    estimated_wait_seconds: None,
                 })
                 .await?
             }
+            Ok(HubEvent::QueuePosition {
+                position,
+                estimated_wait_seconds,
+                ..
+            }) => {
+                self.send(&ServerFrame::State {
+                    state: ConversationState::Waiting,
+                    reason: None,
+                    agent_name: None,
+                    queue_position: Some(position),
+                    estimated_wait_seconds: Some(estimated_wait_seconds),
+                })
+                .await?
+            }
+            Ok(HubEvent::Note(_)) => {}
             Ok(HubEvent::Typing { author, active, .. }) if author != Author::Customer => {
                 self.send(&ServerFrame::Typing { author, active }).await?
             }

@@ -27,6 +27,11 @@ pub use model::*;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    #[error("already exists")]
+    Duplicate,
+    /// The row changed under us (another agent acted first); the caller may reload and retry.
+    #[error("changed concurrently")]
+    Conflict,
     #[error("unsupported database url (expected sqlite:… or postgres://…)")]
     UnsupportedUrl,
     #[error("database error")]
@@ -78,10 +83,18 @@ macro_rules! on_writer {
     };
 }
 
+/// The columns of [`Conversation`], in a literal so queries can `concat!` it.
+macro_rules! conversation_columns {
+    () => {
+        "id, customer_id, channel, state, unanswered_streak, assigned_to, waiting_since, \
+         handoff_reason, first_response_at, created_at, updated_at"
+    };
+}
+
 /// Inserts one metrics event with the given executor (a transaction or a connection).
 macro_rules! insert_event {
     ($executor:expr, $event:expr, $now:expr) => {{
-        let event: &NewEvent = $event;
+        let event: &$crate::store::NewEvent = $event;
         sqlx::query(
             "INSERT INTO events (kind, conversation_id, customer_id, data, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -96,7 +109,9 @@ macro_rules! insert_event {
     }};
 }
 
+mod queue;
 mod shared;
+mod staff;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -254,9 +269,8 @@ impl Store {
     ) -> Result<Option<Conversation>> {
         let row = on_pool!(self, pool => {
             sqlx::query_as::<_, Conversation>(
-                "SELECT id, customer_id, channel, state, unanswered_streak, created_at, updated_at \
-                 FROM conversations WHERE customer_id = $1 AND channel = $2 \
-                 ORDER BY id DESC LIMIT 1",
+                concat!("SELECT ", conversation_columns!(), " FROM conversations \
+                 WHERE customer_id = $1 AND channel = $2 ORDER BY id DESC LIMIT 1"),
             )
             .bind(customer_id)
             .bind(channel.as_str())
@@ -275,9 +289,9 @@ impl Store {
         let row = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let row = sqlx::query_as::<_, Conversation>(
-                "INSERT INTO conversations (customer_id, channel, state, unanswered_streak, created_at, updated_at) \
+                concat!("INSERT INTO conversations (customer_id, channel, state, unanswered_streak, created_at, updated_at) \
                  VALUES ($1, $2, 'bot', 0, $3, $3) \
-                 RETURNING id, customer_id, channel, state, unanswered_streak, created_at, updated_at",
+                 RETURNING ", conversation_columns!()),
             )
             .bind(customer_id)
             .bind(channel.as_str())
@@ -295,8 +309,7 @@ impl Store {
     pub async fn conversation(&self, id: i64) -> Result<Conversation> {
         on_pool!(self, pool => {
             sqlx::query_as::<_, Conversation>(
-                "SELECT id, customer_id, channel, state, unanswered_streak, created_at, updated_at \
-                 FROM conversations WHERE id = $1",
+                concat!("SELECT ", conversation_columns!(), " FROM conversations WHERE id = $1"),
             )
             .bind(id)
             .fetch_optional(pool)
@@ -405,14 +418,21 @@ impl Store {
                 StreakChange::Reset => "0",
                 StreakChange::Increment => "unanswered_streak + 1",
             };
+            // Entering the queue stamps when and why; going back to the bot clears the queue
+            // fields (a reopened conversation starts over).
             let update = format!(
                 "UPDATE conversations SET state = COALESCE($1, state), unanswered_streak = {streak_sql}, \
+                 waiting_since = CASE WHEN $1 = 'waiting' THEN $2 WHEN $1 = 'bot' THEN NULL ELSE waiting_since END, \
+                 handoff_reason = CASE WHEN $1 = 'waiting' THEN $4 WHEN $1 = 'bot' THEN NULL ELSE handoff_reason END, \
+                 assigned_to = CASE WHEN $1 = 'bot' THEN NULL ELSE assigned_to END, \
+                 first_response_at = CASE WHEN $1 IN ('bot', 'waiting') THEN NULL ELSE first_response_at END, \
                  updated_at = $2 WHERE id = $3"
             );
             sqlx::query(sqlx::AssertSqlSafe(update))
                 .bind(turn.new_state.map(ConversationState::as_str))
                 .bind(now)
                 .bind(turn.conversation_id)
+                .bind(&turn.handoff_reason)
                 .execute(&mut *tx)
                 .await?;
             for event in &turn.events {

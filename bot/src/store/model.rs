@@ -75,6 +75,11 @@ text_enum! {
         NotAnswered = "not_answered",
         HandoffRequested = "handoff_requested",
         Reopened = "reopened",
+        Assigned = "assigned",
+        Unassigned = "unassigned",
+        FirstAgentResponse = "first_agent_response",
+        Resolved = "resolved",
+        ReturnedToBot = "returned_to_bot",
     }
 }
 
@@ -96,6 +101,14 @@ pub struct Conversation {
     #[sqlx(try_from = "String")]
     pub state: ConversationState,
     pub unanswered_streak: i64,
+    /// The staff member who owns the conversation (while waiting: who it is assigned to).
+    pub assigned_to: Option<i64>,
+    /// When the conversation entered the queue for a person (Unix ms).
+    pub waiting_since: Option<i64>,
+    /// Why it was handed to a person (a machine code such as `customer_asked`).
+    pub handoff_reason: Option<String>,
+    /// When a person first replied since it entered the queue.
+    pub first_response_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -211,6 +224,8 @@ pub struct NewTurn {
     pub customer: NewMessage,
     pub replies: Vec<NewMessage>,
     pub new_state: Option<ConversationState>,
+    /// With `new_state` waiting: why (stored on the conversation for the queue).
+    pub handoff_reason: Option<String>,
     pub streak: StreakChange,
     pub events: Vec<NewEvent>,
 }
@@ -408,4 +423,141 @@ impl CustomerScoreRow {
             reasons,
         })
     }
+}
+
+/// A staff member (owner or agent). The password hash never leaves the store except through
+/// [`super::Store::staff_credentials`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Staff {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub capacity: i64,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct StaffRow {
+    id: i64,
+    email: String,
+    display_name: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    capacity: i64,
+    disabled_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<StaffRow> for Staff {
+    fn from(r: StaffRow) -> Self {
+        Staff {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            role: r.role,
+            capacity: r.capacity,
+            disabled: r.disabled_at.is_some(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A staff member about to be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStaff {
+    /// Lowercased, trimmed.
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub capacity: i64,
+    /// argon2 PHC string; `None` for an invited user who has not set a password yet.
+    pub password_hash: Option<String>,
+}
+
+/// A private note on a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct Note {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub staff_id: i64,
+    pub author_name: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// A change to who owns a conversation and where it stands, applied by
+/// [`super::Store::apply_change`] only if the conversation is still in `expect_state` with
+/// `expect_assigned` (another agent may have acted first), in one transaction with an optional
+/// message and the metrics events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationChange {
+    pub conversation_id: i64,
+    pub expect_state: ConversationState,
+    pub expect_assigned: Option<i64>,
+    pub state: ConversationState,
+    pub assigned_to: Option<i64>,
+    pub waiting_since: Option<i64>,
+    pub handoff_reason: Option<String>,
+    pub first_response_at: Option<i64>,
+    /// A message to store with the change, and the staff member who wrote it.
+    pub message: Option<(NewMessage, Option<i64>)>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What [`super::Store::apply_change`] did.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived return value, never stored in bulk
+pub enum Applied {
+    Done {
+        conversation: Conversation,
+        message: Option<Message>,
+    },
+    /// The message's client id was stored before: nothing changed.
+    Duplicate { message_id: i64 },
+}
+
+/// One conversation as the agents' queue shows it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct QueueRow {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_external_id: Option<String>,
+    pub assigned_name: Option<String>,
+    pub segment: Option<String>,
+    pub churn_risk: Option<f64>,
+    pub at_risk: Option<i64>,
+    pub last_message: Option<String>,
+    pub last_message_at: Option<i64>,
+    /// Customer messages since the last agent message.
+    pub unread: i64,
+    /// The lowest sentiment of the customer's last three scored messages.
+    pub recent_sentiment: Option<f64>,
+}
+
+/// A past conversation in the customer panel.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct ConversationSummary {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    #[sqlx(try_from = "String")]
+    pub state: ConversationState,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_message: Option<String>,
+}
+
+/// A survey answer as the customer panel and reports read it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct SurveyAnswer {
+    pub kind: String,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub conversation_id: Option<i64>,
+    pub created_at: i64,
 }

@@ -1,0 +1,221 @@
+//! Handoff to a person: the engine's agent side, seen by a customer on a real websocket.
+
+use hark_bot::engine::{ClientId, EngineError, MessageText};
+use hark_bot::store::{ConversationState, EventKind, Role};
+use hark_tests::{AppOptions, Engine, spawn_app, spawn_app_with};
+use serde_json::Value;
+
+fn text(s: &str) -> anyhow::Result<MessageText> {
+    Ok(MessageText::parse(s)?)
+}
+
+fn id(s: &str) -> anyhow::Result<ClientId> {
+    Ok(ClientId::parse(s)?)
+}
+
+/// Frames until a message by `author` arrives; returns that message.
+async fn next_message(
+    client: &mut hark_tests::WidgetClient,
+    author: &str,
+) -> anyhow::Result<(Value, Vec<Value>)> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = client.recv().await?;
+        seen.push(frame.clone());
+        if frame["type"] == "message" && frame["author"] == author {
+            return Ok((frame, seen));
+        }
+    }
+}
+
+async fn customer_meets_agent(engine: Engine) -> anyhow::Result<()> {
+    let Some(app) = spawn_app_with(AppOptions {
+        engine,
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let (_, alex) = app
+        .add_staff(Role::Agent, "Alex Kim", "a long password")
+        .await?;
+    let (_, sam) = app
+        .add_staff(Role::Agent, "Sam Lee", "a long password")
+        .await?;
+    let engine = app.state.engine.clone();
+
+    let mut customer = app.widget().await?;
+    let welcome = customer.hello(None, None).await?;
+    let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
+    let asked = customer.ask("h1", "can I talk to a human please").await?;
+    assert_eq!(asked.reply["author"], "system");
+    customer.recv_until("state").await?;
+
+    // Alex claims; the customer is told who joined.
+    let claimed = engine.claim(conversation_id, &alex).await?;
+    assert_eq!(claimed.state, ConversationState::Agent);
+    assert_eq!(claimed.assigned_to, Some(alex.id));
+    let state = customer.recv_until("state").await?;
+    let state = state.last().cloned().unwrap_or_default();
+    assert_eq!(state["state"], "agent");
+    assert_eq!(state["agent_name"], "Alex Kim");
+
+    // Another agent can neither claim nor write in Alex's conversation.
+    assert!(matches!(
+        engine.claim(conversation_id, &sam).await,
+        Err(EngineError::AlreadyAssigned)
+    ));
+    assert!(matches!(
+        engine
+            .agent_reply(conversation_id, &sam, &id("s1")?, text("hi")?)
+            .await,
+        Err(EngineError::AlreadyAssigned)
+    ));
+
+    // Alex replies; the reply reaches the customer with the agent's name; resending the same
+    // client id stores nothing new.
+    let receipt = engine
+        .agent_reply(
+            conversation_id,
+            &alex,
+            &id("r1")?,
+            text("Hi, I'm Alex. How can I help?")?,
+        )
+        .await?;
+    assert!(!receipt.duplicate);
+    let (reply, _) = next_message(&mut customer, "agent").await?;
+    assert_eq!(reply["text"], "Hi, I'm Alex. How can I help?");
+    assert_eq!(reply["author_name"], "Alex Kim");
+    assert_eq!(reply["id"].as_i64(), Some(receipt.message_id));
+    let again = engine
+        .agent_reply(
+            conversation_id,
+            &alex,
+            &id("r1")?,
+            text("Hi, I'm Alex. How can I help?")?,
+        )
+        .await?;
+    assert!(again.duplicate);
+    assert_eq!(again.message_id, receipt.message_id);
+
+    // While Alex owns the conversation the bot is silent, even on a question it knows.
+    customer
+        .send_json(serde_json::json!({"type": "message", "client_id": "h2", "text": "how long does delivery take?"}))
+        .await?;
+    let frames = customer.recv_until("ack").await?;
+    let stored = app
+        .state
+        .engine
+        .store()
+        .messages_after(conversation_id, receipt.message_id)
+        .await?;
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the customer's message: {stored:?} {frames:?}"
+    );
+
+    // Alex resolves; the customer sees the state and the closing line.
+    engine.resolve(conversation_id, &alex).await?;
+    let (closing, frames) = next_message(&mut customer, "system").await?;
+    assert!(
+        closing["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("resolved")
+    );
+    let resolved = if frames.iter().any(|f| f["type"] == "state") {
+        frames
+    } else {
+        customer.recv_until("state").await?
+    };
+    assert!(
+        resolved
+            .iter()
+            .any(|f| f["type"] == "state" && f["state"] == "resolved")
+    );
+
+    let store = app.state.engine.store();
+    let first = store.events(Some(EventKind::FirstAgentResponse)).await?;
+    assert_eq!(first.len(), 1, "one first response");
+    assert_eq!(store.events(Some(EventKind::Resolved)).await?.len(), 1);
+    assert_eq!(store.events(Some(EventKind::Assigned)).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_customer_asks_for_a_person_and_an_agent_answers() -> anyhow::Result<()> {
+    customer_meets_agent(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_customer_asks_for_a_person_and_an_agent_answers_on_postgres() -> anyhow::Result<()> {
+    customer_meets_agent(Engine::Postgres).await
+}
+
+#[tokio::test]
+async fn agents_take_over_transfer_and_hand_back_to_the_bot() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (_, alex) = app
+        .add_staff(Role::Agent, "Alex Kim", "a long password")
+        .await?;
+    let (_, sam) = app
+        .add_staff(Role::Agent, "Sam Lee", "a long password")
+        .await?;
+    let engine = app.state.engine.clone();
+    let mut customer = app.widget().await?;
+    let welcome = customer.hello(None, None).await?;
+    let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
+    customer.ask("q1", "how long does delivery take?").await?;
+
+    // An agent takes over a conversation the bot is handling, on their own initiative.
+    let taken = engine.claim(conversation_id, &alex).await?;
+    assert_eq!(taken.state, ConversationState::Agent);
+    assert_eq!(taken.handoff_reason.as_deref(), Some("agent_initiative"));
+    let handoffs = engine
+        .store()
+        .events(Some(EventKind::HandoffRequested))
+        .await?;
+    assert!(handoffs[0].data.contains("agent_initiative"));
+
+    // Transfer to Sam: only the owner may; the customer is told who helps now.
+    assert!(matches!(
+        engine.transfer(conversation_id, &sam, &sam).await,
+        Err(EngineError::AlreadyAssigned)
+    ));
+    let moved = engine.transfer(conversation_id, &alex, &sam).await?;
+    assert_eq!(moved.assigned_to, Some(sam.id));
+    let (line, _) = next_message(&mut customer, "system").await?;
+    assert_eq!(line["text"], "Sam Lee is now helping you.");
+
+    // Back to the bot: it answers again.
+    let back = engine.hand_back(conversation_id, &sam).await?;
+    assert_eq!(back.state, ConversationState::Bot);
+    assert_eq!(back.assigned_to, None);
+    let (line, _) = next_message(&mut customer, "system").await?;
+    assert!(
+        line["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("back with the assistant")
+    );
+    let answer = customer.ask("q2", "how long does delivery take?").await?;
+    assert_eq!(answer.reply["author"], "bot");
+    assert_eq!(
+        engine
+            .store()
+            .events(Some(EventKind::ReturnedToBot))
+            .await?
+            .len(),
+        1
+    );
+
+    // An agent going offline puts their conversations back in the queue.
+    engine.claim(conversation_id, &alex).await?;
+    let moved = engine.unassign_all(alex.id, "agent_offline").await?;
+    assert_eq!(moved, vec![conversation_id]);
+    let c = engine.store().conversation(conversation_id).await?;
+    assert_eq!((c.state, c.assigned_to), (ConversationState::Waiting, None));
+    Ok(())
+}
