@@ -43,7 +43,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use super::SentimentError;
-use super::vader::{DOMAIN_UNKNOWN, FxMap, N_SCALAR, Token, WordMap};
+use super::vader::{DOMAIN_UNKNOWN, FxMap, Marks, N_SCALAR, Token, WordMap};
 
 /// How many tokens before a complaint a sarcastic interjection may stand.
 const SARCASM_WINDOW: usize = 20;
@@ -718,10 +718,10 @@ impl DomainLexicon {
     /// phrases; sarcasm needs a complaint from one of those). `false` means the layer would
     /// leave every valence alone, so `apply` can return at once.
     #[inline(never)]
-    fn can_fire(&self, text: &str, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
+    fn can_fire(&self, marks: Marks, tokens: &[Token<'_>], words: Option<&WordMap>) -> bool {
         const MAX_STARTS: usize = 32;
         // Without the analyzer's word map the tokens carry no slots; a question asks the rules.
-        if !words.is_some_and(WordMap::has_domain) || text.as_bytes().contains(&b'?') {
+        if !words.is_some_and(WordMap::has_domain) || marks.questions > 0 {
             return true;
         }
         // Branch-free over the tokens (slots past the end read an empty entry): which required
@@ -841,13 +841,13 @@ impl DomainLexicon {
     /// Rewrites `sentiments` (VADER's per-token valences) where rules match.
     pub(crate) fn apply(
         &self,
-        text: &str,
+        marks: Marks,
         tokens: &[Token<'_>],
         words: Option<&WordMap>,
         sentiments: &mut [f64],
         explain: bool,
     ) -> Fired<'_> {
-        if !self.can_fire(text, tokens, words) {
+        if !self.can_fire(marks, tokens, words) {
             return Fired {
                 explain,
                 ..Fired::default()
@@ -1018,7 +1018,7 @@ impl DomainLexicon {
             if k > 0
                 && valence != 0.0
                 && !covered[k - 1]
-                && let Some(b) = tokens[k - 1].booster
+                && let Some(b) = tokens[k - 1].booster()
             {
                 valence += if valence < 0.0 { -b } else { b };
             }
@@ -1584,7 +1584,10 @@ mod tests {
             let rules = domain.apply_rules(&tokens, Some(&words), &mut sentiments, false);
             if rules.count > 0 {
                 fired += 1;
-                assert!(domain.can_fire(&text, &tokens, Some(&words)), "{text}");
+                assert!(
+                    domain.can_fire(Marks::of(&text), &tokens, Some(&words)),
+                    "{text}"
+                );
             }
             checked += 1;
         }

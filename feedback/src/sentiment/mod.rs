@@ -215,19 +215,20 @@ impl Analyzer {
         sentiments: &mut Vec<f64>,
     ) -> (Scores, Vec<String>) {
         let text = self.vader.demojize(text);
+        let marks = vader::Marks::of(&text);
         let words = self.words.as_deref().unwrap_or_else(|| self.vader.words());
         let mut tokens = recycle(std::mem::take(token_buffer));
         self.vader.tokenize_into(&text, words, &mut tokens);
         self.vader.valences_into(&tokens, sentiments);
         let mut rules = Vec::new();
         if let Some(domain) = &self.domain {
-            let fired = domain.apply(&text, &tokens, self.words.as_deref(), sentiments, explain);
+            let fired = domain.apply(marks, &tokens, self.words.as_deref(), sentiments, explain);
             if explain {
                 rules = fired.rules.iter().map(ToString::to_string).collect();
             }
         }
         vader::but_check(&tokens, sentiments);
-        let raw = vader::score_valence(sentiments, &text);
+        let raw = vader::score_valence_marks(sentiments, marks);
         *token_buffer = recycle(tokens);
         let compound = vader::py_round(raw.compound, 4);
         let scores = Scores {

@@ -292,8 +292,17 @@ pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
 const CAPITAL: u8 = 0x20;
 const SMALL: u8 = 0x01;
 const APOSTROPHE: u8 = 0x02;
+/// `u8::is_ascii_punctuation` (the apostrophe is punctuation too: it has both bits).
+const PUNCT: u8 = 0x04;
+const DIGIT: u8 = 0x08;
 
-/// ASCII letter case and apostrophes, one table lookup per byte.
+/// [`BYTE_CLASS`] of a byte.
+#[inline]
+fn class(b: u8) -> u8 {
+    BYTE_CLASS[usize::from(b)]
+}
+
+/// ASCII letter case, apostrophes, punctuation and digits, one table lookup per byte.
 static BYTE_CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
@@ -304,7 +313,11 @@ static BYTE_CLASS: [u8; 256] = {
         } else if c.is_ascii_lowercase() {
             SMALL
         } else if c == b'\'' {
-            APOSTROPHE
+            APOSTROPHE | PUNCT
+        } else if c.is_ascii_punctuation() {
+            PUNCT
+        } else if c.is_ascii_digit() {
+            DIGIT
         } else {
             0
         };
@@ -366,7 +379,7 @@ fn strip_punc_if_word(token: &str) -> &str {
     let (Some(first), Some(last)) = (b.first(), b.last()) else {
         return token;
     };
-    if !first.is_ascii_punctuation() && !last.is_ascii_punctuation() {
+    if (class(*first) | class(*last)) & PUNCT == 0 {
         // Nothing to strip: the reference returns the token whatever its length.
         return token;
     }
@@ -387,6 +400,41 @@ fn strip_punc_if_word(token: &str) -> &str {
     }
 }
 
+/// Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
+#[inline]
+fn is_ascii_py_space(b: u8) -> bool {
+    b <= b' ' && (b == b' ' || (b'\t'..=b'\r').contains(&b) || b >= 0x1c)
+}
+
+/// The index of the first whitespace byte at or after `k` in ASCII text, or `bytes.len()`.
+/// Eight bytes at a time: every whitespace byte is below 0x21, and in ASCII (no byte above
+/// 0x7f) the classic `(x - 0x21…) & !x & 0x80…` flags the lowest such byte exactly (higher flags
+/// may be borrows, so only the lowest is trusted, then checked: control bytes are below 0x21 too).
+#[inline]
+fn next_ascii_space(bytes: &[u8], mut k: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(k..k + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        if below == 0 {
+            k += 8;
+            continue;
+        }
+        let j = k + (below.trailing_zeros() / 8) as usize;
+        if is_ascii_py_space(bytes[j]) {
+            return j;
+        }
+        k = j + 1;
+    }
+    while k < bytes.len() && !is_ascii_py_space(bytes[k]) {
+        k += 1;
+    }
+    k
+}
+
 /// One whitespace-separated token of a message.
 #[derive(Debug, Clone)]
 pub(crate) struct Token<'t> {
@@ -398,10 +446,11 @@ pub(crate) struct Token<'t> {
     /// An ASCII token whose `lower` starts and ends with a letter or digit and has no capitals:
     /// the customer-service layer can use `lower` (and its lookup) as is.
     pub plain: bool,
-    /// Valence of `lower` in the lexicon, if it is there.
-    pub lex: Option<f64>,
-    /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
-    pub booster: Option<f64>,
+    /// Valence of `lower` in the lexicon, NaN when it is not there (see [`Token::lex`]; an
+    /// `f64` rather than an `Option` keeps the token small: tokens are written once per word).
+    lex_or_nan: f64,
+    /// +1 for an intensifier, -1 for a dampener, 0 otherwise (see [`Token::booster`]).
+    booster_sign: i8,
     /// `lower` is a negation word or contains "n't" (reference `negated`).
     pub negation: bool,
     /// Slot in the analyzer's customer-service layer (`u32::MAX`: no rule uses it) of the
@@ -416,6 +465,24 @@ pub(crate) struct Token<'t> {
     pub sym: u8,
     /// `word.isupper()`.
     pub upper: bool,
+}
+
+impl Token<'_> {
+    /// Valence of `lower` in the lexicon, if it is there.
+    #[inline]
+    pub(crate) fn lex(&self) -> Option<f64> {
+        (!self.lex_or_nan.is_nan()).then_some(self.lex_or_nan)
+    }
+
+    /// Booster scalar of `lower` ("very" → 0.293), if it is a single-word booster.
+    #[inline]
+    pub(crate) fn booster(&self) -> Option<f64> {
+        match self.booster_sign {
+            1 => Some(B_INCR),
+            -1 => Some(B_DECR),
+            _ => None,
+        }
+    }
 }
 
 /// [`Token::domain`] of a token that is not ASCII.
@@ -737,7 +804,8 @@ impl Vader {
                         info.negation || (key.bytes().any(|b| b == b'\'') && key.contains("n't"));
                     (info, cased, upper, negation)
                 };
-            let edge = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+            let edge =
+                |b: Option<&u8>| b.is_some_and(|&b| class(b) & (CAPITAL | SMALL | DIGIT) != 0);
             let ascii = ascii_text || raw.is_ascii();
             let plain =
                 !cased && edge(word.as_bytes().first()) && edge(word.as_bytes().last()) && ascii;
@@ -748,8 +816,9 @@ impl Vader {
             } else if !ascii {
                 (DOMAIN_UNKNOWN, false)
             } else if word.len() == raw.len()
-                && (raw.starts_with(|c: char| c.is_ascii_punctuation())
-                    || raw.ends_with(|c: char| c.is_ascii_punctuation()))
+                // ASCII punctuation is one byte, never part of a longer character: test bytes.
+                && (raw.as_bytes().first().is_some_and(|&b| class(b) & PUNCT != 0)
+                    || raw.as_bytes().last().is_some_and(|&b| class(b) & PUNCT != 0))
             {
                 let trimmed = raw.trim_matches(|c: char| c.is_ascii_punctuation());
                 let digit = trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit);
@@ -770,12 +839,8 @@ impl Vader {
                 raw,
                 lower: word,
                 plain,
-                lex: (!info.lex.is_nan()).then_some(info.lex),
-                booster: match info.booster {
-                    1 => Some(B_INCR),
-                    -1 => Some(B_DECR),
-                    _ => None,
-                },
+                lex_or_nan: info.lex,
+                booster_sign: info.booster,
                 domain,
                 digit,
                 sym: info.sym,
@@ -784,19 +849,14 @@ impl Vader {
             }
         };
         if ascii_text {
-            // Python's ASCII whitespace: \t \n \v \f \r, the separators 0x1c..0x1f, space.
-            let is_space =
-                |b: u8| b <= b' ' && (b == b' ' || (b'\t'..=b'\r').contains(&b) || b >= 0x1c);
             let bytes = text.as_bytes();
             let (mut k, n) = (0, bytes.len());
             while k < n {
-                while k < n && is_space(bytes[k]) {
+                while k < n && is_ascii_py_space(bytes[k]) {
                     k += 1;
                 }
                 let start = k;
-                while k < n && !is_space(bytes[k]) {
-                    k += 1;
-                }
+                k = next_ascii_space(bytes, k);
                 if start < k {
                     tokens.push(make(&text[start..k]));
                 }
@@ -829,18 +889,18 @@ impl Vader {
         let is_cap_diff = allcaps > 0 && allcaps < n;
         let low = |k: usize| tokens[k].sym;
         for (i, token) in tokens.iter().enumerate() {
-            if token.booster.is_some()
+            if token.booster_sign != 0
                 || (i + 1 < n && low(i) == sym::KIND && low(i + 1) == sym::OF)
             {
                 sentiments.push(0.0);
                 continue;
             }
-            let Some(lex_valence) = token.lex else {
+            let Some(lex_valence) = token.lex() else {
                 sentiments.push(0.0);
                 continue;
             };
             let mut valence = lex_valence;
-            if low(i) == sym::NO && i != n - 1 && tokens[i + 1].lex.is_some() {
+            if low(i) == sym::NO && i != n - 1 && tokens[i + 1].lex().is_some() {
                 // "no" negates the next lexicon word instead of carrying its own valence.
                 valence = 0.0;
             }
@@ -858,7 +918,7 @@ impl Vader {
                 }
             }
             for start_i in 0..3 {
-                if i > start_i && tokens[i - (start_i + 1)].lex.is_none() {
+                if i > start_i && tokens[i - (start_i + 1)].lex_or_nan.is_nan() {
                     let prev = &tokens[i - (start_i + 1)];
                     let mut s = scalar_inc_dec(prev, valence, is_cap_diff);
                     if start_i == 1 && s != 0.0 {
@@ -882,7 +942,7 @@ impl Vader {
 
 /// Reference `scalar_inc_dec`.
 fn scalar_inc_dec(prev: &Token<'_>, valence: f64, is_cap_diff: bool) -> f64 {
-    let Some(b) = prev.booster else {
+    let Some(b) = prev.booster() else {
         return 0.0;
     };
     let mut scalar = if valence < 0.0 { -b } else { b };
@@ -983,7 +1043,7 @@ fn special_idioms(mut valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
 
 /// Reference `_least_check`.
 fn least_check(valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
-    if i > 0 && tokens[i - 1].lex.is_none() && tokens[i - 1].sym == sym::LEAST {
+    if i > 0 && tokens[i - 1].lex_or_nan.is_nan() && tokens[i - 1].sym == sym::LEAST {
         if i > 1 {
             let before = tokens[i - 2].sym;
             if before != sym::AT && before != sym::VERY {
@@ -1098,8 +1158,38 @@ fn normalize(score: f64) -> f64 {
     (score / (score * score + 15.0).sqrt()).clamp(-1.0, 1.0)
 }
 
-/// Reference `score_valence`; `text` is the demojized, stripped text (for `!` and `?`).
-pub(crate) fn score_valence(sentiments: &[f64], text: &str) -> RawScores {
+/// How many `!` and `?` a text has: VADER's punctuation emphasis reads both, and the
+/// customer-service layer's pre-check asks whether there is a question. One pass over the bytes
+/// (which the compiler vectorises) instead of a `memchr` per mark per reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Marks {
+    pub exclamations: usize,
+    pub questions: usize,
+}
+
+impl Marks {
+    #[inline]
+    pub(crate) fn of(text: &str) -> Marks {
+        // Count in u8 lanes over chunks small enough not to overflow, then widen.
+        let (mut exclamations, mut questions) = (0usize, 0usize);
+        for chunk in text.as_bytes().chunks(255) {
+            let (mut e, mut q) = (0u8, 0u8);
+            for &b in chunk {
+                e += u8::from(b == b'!');
+                q += u8::from(b == b'?');
+            }
+            exclamations += usize::from(e);
+            questions += usize::from(q);
+        }
+        Marks {
+            exclamations,
+            questions,
+        }
+    }
+}
+
+/// Reference `score_valence`, with the demojized, stripped text's `!` and `?` already counted.
+pub(crate) fn score_valence_marks(sentiments: &[f64], marks: Marks) -> RawScores {
     if sentiments.is_empty() {
         return RawScores {
             compound: 0.0,
@@ -1112,16 +1202,7 @@ pub(crate) fn score_valence(sentiments: &[f64], text: &str) -> RawScores {
     for s in sentiments {
         sum_s += s;
     }
-    // Most texts have neither mark: `contains` (memchr) rules that out quickly.
-    let bytes = text.as_bytes();
-    let count = |mark: u8| {
-        if bytes.contains(&mark) {
-            bytes.iter().filter(|&&b| b == mark).count()
-        } else {
-            0
-        }
-    };
-    let (ep, qm) = (count(b'!'), count(b'?'));
+    let (ep, qm) = (marks.exclamations, marks.questions);
     let ep_amplifier = ep.min(4) as f64 * 0.292;
     let qm_amplifier = match qm {
         0 | 1 => 0.0,
@@ -1165,6 +1246,47 @@ pub(crate) fn score_valence(sentiments: &[f64], text: &str) -> RawScores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_classes_match_the_std_predicates() {
+        for b in 0..=255u8 {
+            let c = class(b);
+            assert_eq!(c & PUNCT != 0, b.is_ascii_punctuation(), "{b}");
+            assert_eq!(c & DIGIT != 0, b.is_ascii_digit(), "{b}");
+            assert_eq!(c & CAPITAL != 0, b.is_ascii_uppercase(), "{b}");
+            assert_eq!(c & SMALL != 0, b.is_ascii_lowercase(), "{b}");
+            assert_eq!(c & APOSTROPHE != 0, b == b'\'', "{b}");
+        }
+    }
+
+    #[test]
+    fn next_ascii_space_matches_a_byte_scan() {
+        let slow = |b: &[u8], mut k: usize| {
+            while k < b.len() && !is_ascii_py_space(b[k]) {
+                k += 1;
+            }
+            k
+        };
+        // Every ASCII byte at every offset of words longer and shorter than a chunk.
+        for c in 0u8..0x80 {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let mut text = vec![b'x'; len];
+                    if at < len {
+                        text[at] = c;
+                    }
+                    text.extend_from_slice(b"ab\x01c d");
+                    for k in 0..text.len() {
+                        assert_eq!(
+                            next_ascii_space(&text, k),
+                            slow(&text, k),
+                            "{c:#x} {len} {at} {k}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn python_string_semantics() {
