@@ -312,6 +312,9 @@ mod sentiment {
             "Perfect, my order got cancelled without any explanation.",
             "So I paid for next day delivery and it's been 4 days. Brilliant.",
             "Wonderful. Now the discount code is invalid too.",
+            // A degree word before the praise still opens an interjection.
+            "Super helpful, closing my ticket while I'm still waiting.",
+            "Very useful, the same error again.",
         ] {
             assert!(compound(text) < -0.05, "{text}: {}", compound(text));
         }
@@ -320,6 +323,7 @@ mod sentiment {
             "Great, thanks!",
             "Perfect, it arrived today.",
             "Love how easy the app is.",
+            "Super helpful, thanks a lot.",
         ] {
             assert!(compound(text) > 0.05, "{text}: {}", compound(text));
         }

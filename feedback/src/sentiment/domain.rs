@@ -1318,7 +1318,7 @@ fn is_closer(sentence: &[Norm<'_, '_>]) -> bool {
 fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> bool {
     const LEADS: &[&str] = &[
         "oh", "ohh", "wow", "just", "well", "yeah", "ah", "gee", "really", "how", "so", "and", "i",
-        "we",
+        "we", "super", "very", "real",
     ];
     const FOLLOWS: &[&str] = &[
         "how", "that", "when", "being", "waiting", "getting", "having",
