@@ -41,8 +41,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
             Arc::new(Analyzer::new()),
         ),
         settings.limits,
+    )
+    .with_value(
+        crate::value::ValueService::new(settings.value.clone())
+            .context("configuring customer value")?,
     );
     spawn_kb_refresh(&state, version, KB_REFRESH_EVERY);
+    crate::value::spawn_refresh(&state);
     Ok(state)
 }
 

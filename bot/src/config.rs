@@ -34,6 +34,23 @@ pub struct ConfigArgs {
     /// Messages per second one widget connection may send [default: 5]
     #[arg(long, env = "HARK_WS_MESSAGES_PER_SECOND", global = true)]
     pub ws_messages_per_second: Option<u32>,
+    /// Hours between customer value refreshes; 0 turns the schedule off [default: 24]
+    #[arg(long, env = "HARK_VALUE_REFRESH_HOURS", global = true)]
+    pub value_refresh_hours: Option<u64>,
+    /// Share of scored customers flagged at risk [default: 0.25]
+    #[arg(long, env = "HARK_VALUE_AT_RISK_SHARE", global = true)]
+    pub value_at_risk_share: Option<f64>,
+    /// URL that gets a signed POST when customers become at risk [default: none]
+    #[arg(long, env = "HARK_VALUE_WEBHOOK_URL", global = true)]
+    pub value_webhook_url: Option<String>,
+    /// HMAC secret of that webhook (at least 16 characters; prefer the environment variable)
+    #[arg(
+        long,
+        env = "HARK_VALUE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub value_webhook_secret: Option<String>,
 }
 
 /// The config file's keys; every one is optional.
@@ -46,6 +63,10 @@ struct FileConfig {
     kb_language: Option<String>,
     ws_connections_per_ip: Option<usize>,
     ws_messages_per_second: Option<u32>,
+    value_refresh_hours: Option<u64>,
+    value_at_risk_share: Option<f64>,
+    value_webhook_url: Option<String>,
+    value_webhook_secret: Option<String>,
 }
 
 /// Resolved settings.
@@ -56,6 +77,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub kb_language: kb::Language,
     pub limits: Limits,
+    /// Customer value: refresh schedule, at-risk share, outreach webhook.
+    pub value: crate::value::ValueSettings,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "hark.toml";
@@ -86,6 +109,29 @@ impl Settings {
             None => kb::Language::default(),
         };
         let defaults = Limits::default();
+        let value_defaults = crate::value::ValueSettings::default();
+        let value = crate::value::ValueSettings {
+            refresh_every: match args.value_refresh_hours.or(file.value_refresh_hours) {
+                Some(0) => None,
+                Some(hours) => Some(std::time::Duration::from_secs(hours.saturating_mul(3600))),
+                None => value_defaults.refresh_every,
+            },
+            at_risk_share: args
+                .value_at_risk_share
+                .or(file.value_at_risk_share)
+                .unwrap_or(value_defaults.at_risk_share),
+            webhook: match (
+                args.value_webhook_url.clone().or(file.value_webhook_url),
+                args.value_webhook_secret
+                    .clone()
+                    .or(file.value_webhook_secret),
+            ) {
+                (Some(url), Some(secret)) => Some(crate::value::WebhookSettings::new(url, secret)),
+                (None, _) => None,
+                (Some(_), None) => anyhow::bail!("value_webhook_url needs value_webhook_secret"),
+            },
+            ..value_defaults
+        };
         Ok(Settings {
             listen: args
                 .listen
@@ -104,6 +150,7 @@ impl Settings {
                     .or(file.ws_messages_per_second)
                     .unwrap_or(defaults.ws_messages_per_second),
             },
+            value,
         })
     }
 }

@@ -207,6 +207,11 @@ impl Engine {
         &self.kb
     }
 
+    /// The event hub, for features that publish stored facts of their own (proactive messages).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
     /// Finds the customer behind a channel identity, creating both on first contact.
     pub async fn customer_for(&self, channel: Channel, key: &str) -> Result<i64> {
         if let Some(id) = self.store.customer_by_identity(channel, key).await? {

@@ -9,8 +9,10 @@
 //! - [`config`]: settings from file, environment and flags.
 //! - [`app`]: wiring it all together for the binary and the tests.
 //! - [`bench`]: the widget load generator behind `hark bench widget`.
+//! - [`value`]: customer value scores stored on a schedule, and outreach to customers at risk.
 
 pub mod accounts;
+pub mod apikey;
 pub mod app;
 pub mod bench;
 pub mod config;
@@ -18,3 +20,4 @@ pub mod engine;
 pub mod hub;
 pub mod server;
 pub mod store;
+pub mod value;

@@ -12,6 +12,7 @@ use hark_bot::{app, server};
 use kb::KnowledgeBase;
 use serde_json::json;
 
+mod apikey_cmd;
 mod user_cmd;
 mod value_cmd;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Staff accounts: add owners and agents, passwords, invitations.
     #[command(subcommand)]
     User(user_cmd::UserCommand),
+    /// API keys for the server-to-server HTTP API (purchases, scores).
+    #[command(subcommand)]
+    Apikey(apikey_cmd::ApiKeyCommand),
     /// Benchmarks that print figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -161,7 +165,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Value(command) => value_cmd::run(command, || Ok(settings()?.database_url)).await,
+        Command::Value(command) => value_cmd::run(command, settings).await,
+        Command::Apikey(command) => apikey_cmd::run(command, &settings()?.database_url).await,
         Command::User(command) => {
             let settings = settings()?;
             let public = format!("http://{}", settings.listen);

@@ -24,6 +24,9 @@ pub struct Source {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ValueCommand {
+    /// Recompute and store every customer's scores from the database now (as the server's
+    /// schedule does), raise outreach for customers who became at risk, print what it did.
+    Refresh,
     /// Store purchases from a CSV `customer_id,date,amount[,order_id]` in the database, all or
     /// nothing; customers are matched to chat customers by their external id.
     Import { file: PathBuf },
@@ -71,15 +74,27 @@ fn date(raw: Option<&String>, flag: &str) -> anyhow::Result<Option<time::Date>> 
         .transpose()
 }
 
-/// Runs a `hark value` command; `database_url` is resolved only by the commands that need it.
+/// Runs a `hark value` command; the settings are resolved only by the commands that need them.
 pub async fn run(
     command: ValueCommand,
-    database_url: impl FnOnce() -> anyhow::Result<String>,
+    settings: impl FnOnce() -> anyhow::Result<hark_bot::config::Settings>,
 ) -> anyhow::Result<()> {
     match command {
         ValueCommand::Import { file } => {
-            let store = hark_bot::store::Store::connect(&database_url()?).await?;
+            let store = hark_bot::store::Store::connect(&settings()?.database_url).await?;
             import(&store, &file).await
+        }
+        ValueCommand::Refresh => {
+            let settings = settings()?;
+            let store = hark_bot::store::Store::connect(&settings.database_url).await?;
+            let service = hark_bot::value::ValueService::new(settings.value)?;
+            // No server runs in this process: messages are stored (the widget shows them on
+            // reconnect) and published to nobody.
+            let hub = hark_bot::hub::InProcessBus::new_hub();
+            let report = service.refresh(&store, &hub, "cli").await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            store.close().await;
+            Ok(())
         }
         other => tokio::task::spawn_blocking(move || run_models(other)).await?,
     }
@@ -105,7 +120,7 @@ async fn import(store: &hark_bot::store::Store, file: &std::path::Path) -> anyho
 fn run_models(command: ValueCommand) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     match command {
-        ValueCommand::Import { .. } => unreachable!("handled by run"),
+        ValueCommand::Import { .. } | ValueCommand::Refresh => unreachable!("handled by run"),
         ValueCommand::Fit {
             source,
             calibration_end,

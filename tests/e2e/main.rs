@@ -5,4 +5,5 @@ mod bad_input;
 mod browser;
 mod handoff;
 mod store;
+mod value;
 mod widget;

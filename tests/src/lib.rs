@@ -109,6 +109,8 @@ pub struct AppOptions {
     pub limits: Limits,
     /// Load the demo shop's knowledge base.
     pub demo_kb: bool,
+    /// Customer value settings (schedule, webhook).
+    pub value: hark_bot::value::ValueSettings,
 }
 
 impl Default for AppOptions {
@@ -117,6 +119,7 @@ impl Default for AppOptions {
             engine: Engine::Sqlite,
             limits: Limits::default(),
             demo_kb: true,
+            value: hark_bot::value::ValueSettings::default(),
         }
     }
 }
@@ -133,11 +136,16 @@ pub async fn spawn_app_with(options: AppOptions) -> anyhow::Result<Option<TestAp
     let Some(db) = TestDb::new(options.engine).await? else {
         return Ok(None);
     };
-    let app = start(db, options.limits, options.demo_kb).await?;
+    let app = start(db, options.limits, options.demo_kb, options.value).await?;
     Ok(Some(app))
 }
 
-async fn start(db: TestDb, limits: Limits, demo_kb: bool) -> anyhow::Result<TestApp> {
+async fn start(
+    db: TestDb,
+    limits: Limits,
+    demo_kb: bool,
+    value: hark_bot::value::ValueSettings,
+) -> anyhow::Result<TestApp> {
     if demo_kb {
         let store = Store::connect(&db.url).await?;
         hark_bot::app::load_demo_kb(&store).await?;
@@ -149,6 +157,7 @@ async fn start(db: TestDb, limits: Limits, demo_kb: bool) -> anyhow::Result<Test
         data_dir: db.dir.path().join("data"),
         kb_language: kb::Language::English,
         limits,
+        value,
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -224,7 +233,13 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database (a restart).
     pub async fn restart(self) -> anyhow::Result<TestApp> {
         let db = self.stop().await?;
-        start(db, Limits::default(), false).await
+        start(
+            db,
+            Limits::default(),
+            false,
+            hark_bot::value::ValueSettings::default(),
+        )
+        .await
     }
 }
 

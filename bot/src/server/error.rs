@@ -15,6 +15,17 @@ pub enum ApiError {
     BadRequest(String),
     #[error("not found")]
     NotFound,
+    /// A missing, wrong or revoked API key; never says which.
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed input with invalid items; `details` lists each (for example index and field).
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        details: serde_json::Value,
+    },
     #[error("too many connections from this address")]
     TooManyConnections,
     #[error("service unavailable")]
@@ -28,6 +39,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::TooManyConnections => (StatusCode::TOO_MANY_REQUESTS, "too_many_connections"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -41,7 +55,10 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = ?cause, "request failed");
         }
-        let body = json!({ "error": { "code": code, "message": self.to_string() } });
+        let mut body = json!({ "error": { "code": code, "message": self.to_string() } });
+        if let ApiError::Unprocessable { details, .. } = self {
+            body["error"]["details"] = details;
+        }
         (status, Json(body)).into_response()
     }
 }

@@ -3,6 +3,7 @@
 //! [`run`] takes a bound listener and a shutdown future, so the binary binds the configured
 //! address and tests bind port 0.
 
+pub mod api;
 mod assets;
 pub mod error;
 pub mod widget;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks upgraded sockets, which the HTTP server's graceful shutdown does not see.
     pub tracker: TaskTracker,
+    /// Customer value scores and outreach.
+    pub value: crate::value::ValueService,
 }
 
 impl AppState {
@@ -61,7 +64,14 @@ impl AppState {
             connections: Arc::new(ConnectionLimiter::new(limits.ws_connections_per_ip)),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            value: crate::value::ValueService::default(),
         }
+    }
+
+    /// The customer value service, configured (webhook, schedule).
+    pub fn with_value(mut self, value: crate::value::ValueService) -> Self {
+        self.value = value;
+        self
     }
 
     fn store(&self) -> &Store {
@@ -128,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/ws/widget", get(widget::upgrade))
+        .merge(api::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -112,6 +112,11 @@ macro_rules! insert_event {
 mod queue;
 mod shared;
 mod staff;
+mod value;
+
+pub use value::{
+    ContactRow, ExternalIdLink, NewValueRun, PurchaseRow, SentimentRow, WebhookAttempt,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
