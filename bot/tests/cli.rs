@@ -399,3 +399,113 @@ fn value_import_stores_purchases_once_and_refuses_bad_files_whole() -> anyhow::R
     );
     Ok(())
 }
+
+#[test]
+fn apikey_add_prints_a_key_once_and_revoke_ends_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let add = hark(dir.path(), &["apikey", "add", "shop-backend"], "")?;
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let key = String::from_utf8(add.stdout)?;
+    assert!(
+        key.trim().starts_with("hark_") && key.trim().len() == 69,
+        "{key}"
+    );
+    // Only the hash is stored: the key is nowhere in the database files (WAL included),
+    // while its hash is.
+    let mut db = Vec::new();
+    for entry in std::fs::read_dir(dir.path())? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("hark.db"))
+        {
+            db.extend(std::fs::read(path)?);
+        }
+    }
+    let contains = |needle: &[u8]| db.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(key.trim().as_bytes()));
+    assert!(contains(hark_bot::apikey::hash(key.trim()).as_bytes()));
+
+    let again = hark(dir.path(), &["apikey", "add", "shop-backend"], "")?;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists; revoke it first"));
+    let bad = hark(dir.path(), &["apikey", "add", "no spaces"], "")?;
+    assert!(!bad.status.success());
+
+    let revoke = hark(dir.path(), &["apikey", "revoke", "shop-backend"], "")?;
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let twice = hark(dir.path(), &["apikey", "revoke", "shop-backend"], "")?;
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("no live key"));
+    // The name is free again after revoking.
+    assert!(
+        hark(dir.path(), &["apikey", "add", "shop-backend"], "")?
+            .status
+            .success()
+    );
+    Ok(())
+}
+
+#[test]
+fn value_refresh_scores_the_stored_purchases() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |n: i64| (today - time::Duration::days(n)).to_string();
+    let csv = format!(
+        "customer_id,date,amount\nA,{},20\nA,{},20\nA,{},20\nB,{},90\n",
+        day(40),
+        day(20),
+        day(3),
+        day(200)
+    );
+    std::fs::write(dir.path().join("p.csv"), csv)?;
+    let import = hark(dir.path(), &["value", "import", "p.csv"], "")?;
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let refresh = hark(
+        dir.path(),
+        &["value", "refresh", "--value-at-risk-share", "0.5"],
+        "",
+    )?;
+    assert!(
+        refresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refresh.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&refresh.stdout)?;
+    assert_eq!(report["model_version"], "value-simple-1");
+    assert_eq!(report["customers"], 2);
+    assert_eq!(report["at_risk"], 1);
+    assert_eq!(report["tasks_created"], 1);
+    assert!(
+        report["fallback_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("2 customers with purchases")),
+        "{report}"
+    );
+    // A webhook URL without its secret is a configuration error, said plainly.
+    let out = hark(
+        dir.path(),
+        &[
+            "value",
+            "refresh",
+            "--value-webhook-url",
+            "http://127.0.0.1:9/hook",
+        ],
+        "",
+    )?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs value_webhook_secret"));
+    Ok(())
+}

@@ -125,6 +125,13 @@ async fn bad_purchases_and_bad_keys_are_refused_and_nothing_is_stored() -> anyho
         .send()
         .await?;
     assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(
+        response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
 
     for (body, expect) in [
         ("{not json", "invalid JSON body"),
@@ -650,5 +657,54 @@ async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations(
         reasons.contains(&"one negative conversation this month".to_owned()),
         "{reasons:?}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn scores_are_recomputed_on_a_schedule() -> anyhow::Result<()> {
+    let Some(app) = spawn_app_with(AppOptions {
+        value: ValueSettings {
+            refresh_every: Some(Duration::from_millis(300)),
+            ..ValueSettings::default()
+        },
+        demo_kb: false,
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        anyhow::bail!("SQLite is always available");
+    };
+    let key = api_key(&app, "shop").await?;
+    let (status, _) = post_purchases(&app, &key, small_shop(&["L1"])).await?;
+    assert_eq!(status, 200);
+    let lapsed = store(&app)
+        .customer_by_external_id("L1")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("L1 not stored"))?;
+    // Nobody asked for a refresh: the schedule stores the scores.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        if let Some(score) = store(&app).customer_score(lapsed).await? {
+            break score;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(first.model_version, SIMPLE_MODEL_VERSION);
+    assert!(first.at_risk);
+    // And again on the next period, with a later fit time; still one task.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = store(&app).customer_score(lapsed).await?;
+        if now.as_ref().is_some_and(|s| s.fitted_at > first.fitted_at) {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no second run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(store(&app).customer_tasks(lapsed).await?.len(), 1);
     Ok(())
 }
