@@ -539,16 +539,54 @@ async fn a_webhook_with_the_wrong_secret_is_refused_and_not_retried() -> anyhow:
 }
 
 #[tokio::test]
-async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations()
+async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations_on_sqlite()
 -> anyhow::Result<()> {
+    outreach_with_consent_and_signals(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations_on_postgres()
+-> anyhow::Result<()> {
+    outreach_with_consent_and_signals(Engine::Postgres).await
+}
+
+/// Stores an NPS answer as the survey feature does (its API is another issue's).
+async fn nps_answer(app: &TestApp, customer_id: i64, score: i64) -> anyhow::Result<()> {
+    let sql = "INSERT INTO survey_responses (kind, customer_id, channel, score, created_at) \
+               VALUES ('nps', $1, 'web', $2, $3)";
+    let now = hark_bot::store::now_ms();
+    if app.db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.db.url).await?;
+        sqlx::query(sql)
+            .bind(customer_id)
+            .bind(score)
+            .bind(now)
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&app.db.url).await?;
+        sqlx::query(sql)
+            .bind(customer_id)
+            .bind(score)
+            .bind(now)
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
+async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()> {
     let hook = receiver(0).await?;
     let Some(app) = spawn_app_with(AppOptions {
+        engine,
         value: outreach_settings(&hook.url, 0.4),
         ..AppOptions::default()
     })
     .await?
     else {
-        anyhow::bail!("SQLite is always available");
+        return Ok(());
     };
     let key = api_key(&app, "shop").await?;
 
@@ -562,6 +600,7 @@ async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations(
             "This is terrible, my order is broken and I am very angry",
         )
         .await?;
+    unhappy.ask("m2", "I want to talk to a person").await?;
     let mut willing = app.widget().await?;
     let welcome = willing.hello(None, None).await?;
     let willing_conversation = welcome["conversation_id"].as_i64().unwrap_or_default();
@@ -573,6 +612,8 @@ async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations(
         .conversation(willing_conversation)
         .await?
         .customer_id;
+    nps_answer(&app, unhappy_id, 3).await?;
+    nps_answer(&app, willing_id, 9).await?;
 
     // The shop's purchases arrive first; then the shop says who the visitors are.
     post_purchases(&app, &key, small_shop(&["L1", "L2"])).await?;
@@ -653,9 +694,29 @@ async fn proactive_messages_only_with_consent_and_churn_reads_the_conversations(
     )
     .await?;
     let reasons: Vec<String> = serde_json::from_value(score["reasons"].clone())?;
-    assert!(
-        reasons.contains(&"one negative conversation this month".to_owned()),
-        "{reasons:?}"
+    for expected in [
+        "one negative conversation this month",
+        "NPS detractor",
+        "one escalation",
+        "one unresolved contact",
+    ] {
+        assert!(
+            reasons.contains(&expected.to_owned()),
+            "{expected}: {reasons:?}"
+        );
+    }
+    let (_, score) = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/customers/by-external-id/L2/value",
+        Some(&key),
+        None,
+    )
+    .await?;
+    let reasons: Vec<String> = serde_json::from_value(score["reasons"].clone())?;
+    assert_eq!(
+        reasons,
+        ["no purchase for 40 weeks", "no repeat purchase yet"]
     );
     Ok(())
 }
