@@ -581,7 +581,7 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
     let hook = receiver(0).await?;
     let Some(app) = spawn_app_with(AppOptions {
         engine,
-        value: outreach_settings(&hook.url, 0.4),
+        value: outreach_settings(&hook.url, 0.5),
         ..AppOptions::default()
     })
     .await?
@@ -601,6 +601,15 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
         )
         .await?;
     unhappy.ask("m2", "I want to talk to a person").await?;
+    // The third consents too but waits for a person: the bot stays silent there.
+    let mut queued = app.widget().await?;
+    let welcome = queued.hello(None, None).await?;
+    let queued_conversation = welcome["conversation_id"].as_i64().unwrap_or_default();
+    queued.ask("q1", "I want to talk to a person").await?;
+    let queued_id = store(&app)
+        .conversation(queued_conversation)
+        .await?
+        .customer_id;
     let mut willing = app.widget().await?;
     let welcome = willing.hello(None, None).await?;
     let willing_conversation = welcome["conversation_id"].as_i64().unwrap_or_default();
@@ -616,8 +625,8 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
     nps_answer(&app, willing_id, 9).await?;
 
     // The shop's purchases arrive first; then the shop says who the visitors are.
-    post_purchases(&app, &key, small_shop(&["L1", "L2"])).await?;
-    for (id, external) in [(unhappy_id, "L1"), (willing_id, "L2")] {
+    post_purchases(&app, &key, small_shop(&["L1", "L2", "L3"])).await?;
+    for (id, external) in [(unhappy_id, "L1"), (willing_id, "L2"), (queued_id, "L3")] {
         let (status, body) = call(
             &app,
             reqwest::Method::PUT,
@@ -639,16 +648,18 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
     )
     .await?;
     assert_eq!(status, 409);
-    // Only the second consents.
-    let (status, body) = call(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/customers/{willing_id}/consent"),
-        Some(&key),
-        Some(json!({"consent": true}).to_string()),
-    )
-    .await?;
-    assert_eq!((status, &body["may_contact"]), (200, &json!(true)));
+    // The unhappy one does not consent.
+    for id in [willing_id, queued_id] {
+        let (status, body) = call(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/customers/{id}/consent"),
+            Some(&key),
+            Some(json!({"consent": true}).to_string()),
+        )
+        .await?;
+        assert_eq!((status, &body["may_contact"]), (200, &json!(true)));
+    }
     let (status, _) = call(
         &app,
         reqwest::Method::PUT,
@@ -662,7 +673,7 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
     let report = refresh(&app, &key).await?;
     let mut newly: Vec<i64> = serde_json::from_value(report["newly_at_risk"].clone())?;
     newly.sort_unstable();
-    let mut expected = vec![unhappy_id, willing_id];
+    let mut expected = vec![unhappy_id, willing_id, queued_id];
     expected.sort_unstable();
     assert_eq!(newly, expected, "{report}");
     assert_eq!(report["messages_sent"], 1);
@@ -676,13 +687,18 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
             .as_str()
             .is_some_and(|t| t.contains("Is there anything we can help you with?"))
     );
-    // The other one got nothing stored.
-    let stored = store(&app).messages_after(unhappy_conversation, 0).await?;
-    assert!(
-        stored
-            .iter()
-            .all(|m| m.meta.outcome.as_deref() != Some("proactive_outreach"))
-    );
+    // The others got nothing stored; all three have their task.
+    for conversation in [unhappy_conversation, queued_conversation] {
+        let stored = store(&app).messages_after(conversation, 0).await?;
+        assert!(
+            stored
+                .iter()
+                .all(|m| m.meta.outcome.as_deref() != Some("proactive_outreach"))
+        );
+    }
+    for id in [unhappy_id, willing_id, queued_id] {
+        assert_eq!(store(&app).customer_tasks(id).await?.len(), 1);
+    }
 
     // Churn risk read the unhappy conversation.
     let (_, score) = call(

@@ -30,8 +30,8 @@ use tokio::sync::Mutex;
 
 use crate::hub::{Hub, HubEvent, Topic};
 use crate::store::{
-    Author, CustomerScore, MessageMeta, NewMessage, NewTask, NewValueRun, Segment, Store,
-    StoreError, now_ms,
+    Author, ConversationState, CustomerScore, MessageMeta, NewMessage, NewTask, NewValueRun,
+    Segment, Store, StoreError, now_ms,
 };
 pub use webhook::WebhookSettings;
 
@@ -323,7 +323,8 @@ impl ValueService {
 
     /// Sends the outreach message on the customer's channel when they consented (and did not
     /// opt out since): stored in their latest conversation, or a new one on the channel they
-    /// used, then published so the widget shows it and Telegram delivers it.
+    /// used, then published so the widget shows it and Telegram delivers it. Not while that
+    /// conversation waits for or belongs to a person.
     async fn send_proactive(
         &self,
         store: &Store,
@@ -340,6 +341,14 @@ impl ValueService {
                 None => return Ok(false),
             },
         };
+        // While a person owns the conversation or it waits for one, the bot stays silent in it;
+        // the agents have the task.
+        if matches!(
+            conversation.state,
+            ConversationState::Waiting | ConversationState::Agent
+        ) {
+            return Ok(false);
+        }
         let mut message = NewMessage::new(Author::Bot, self.settings.outreach_message.clone());
         message.meta = MessageMeta {
             outcome: Some("proactive_outreach".to_owned()),
