@@ -188,6 +188,45 @@ mod tests {
     }
 
     #[test]
+    fn value_keys_turn_the_schedule_off_and_need_a_secret_with_a_webhook() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hark.toml");
+        std::fs::write(
+            &path,
+            "value_refresh_hours = 0\nvalue_at_risk_share = 0.1\n\
+             value_webhook_url = \"https://shop.example/hook\"\n",
+        )?;
+        let mut args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        assert!(
+            Settings::resolve(&args).is_err(),
+            "a webhook needs its secret"
+        );
+        args.value_webhook_secret = Some("0123456789abcdef".into());
+        let s = Settings::resolve(&args)?;
+        assert_eq!(s.value.refresh_every, None);
+        assert_eq!(s.value.at_risk_share, 0.1);
+        let hook = s
+            .value
+            .webhook
+            .ok_or_else(|| anyhow::anyhow!("no webhook"))?;
+        assert_eq!(hook.url, "https://shop.example/hook");
+        assert!(
+            !format!("{hook:?}").contains("0123456789abcdef"),
+            "secret in Debug"
+        );
+        assert_eq!(
+            Settings::resolve(&ConfigArgs::default())?
+                .value
+                .refresh_every,
+            Some(std::time::Duration::from_secs(24 * 3600))
+        );
+        Ok(())
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_errors() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("hark.toml");

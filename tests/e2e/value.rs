@@ -785,3 +785,60 @@ async fn scores_are_recomputed_on_a_schedule() -> anyhow::Result<()> {
     assert_eq!(store(&app).customer_tasks(lapsed).await?.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_unreachable_webhook_is_retried_with_backoff_and_every_attempt_recorded()
+-> anyhow::Result<()> {
+    // A port nobody listens on: bind, note it, close it.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await?
+        .local_addr()?;
+    let mut settings = outreach_settings(&format!("http://{closed}/hook"), 0.25);
+    if let Some(h) = settings.webhook.as_mut() {
+        h.max_attempts = 3;
+    }
+    let Some(app) = spawn_app_with(AppOptions {
+        value: settings,
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        anyhow::bail!("SQLite is always available");
+    };
+    let key = api_key(&app, "shop").await?;
+    post_purchases(&app, &key, small_shop(&["L1"])).await?;
+    let started = tokio::time::Instant::now();
+    let report = refresh(&app, &key).await?;
+    // Waits of 50 ms and 100 ms between the three attempts.
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(report["webhook_deliveries"][0]["delivered"], false);
+    assert_eq!(report["webhook_deliveries"][0]["attempts"], 3);
+    // The refresh itself succeeded: scores and the task are stored regardless.
+    assert_eq!(report["tasks_created"], 1);
+    let attempts = store(&app).webhook_attempts().await?;
+    let recorded: Vec<(i64, &str, Option<i64>, bool)> = attempts
+        .iter()
+        .map(|a| {
+            (
+                a.attempt,
+                a.status.as_str(),
+                a.response_code,
+                a.error.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (1, "retrying", None, true),
+            (2, "retrying", None, true),
+            (3, "failed", None, true)
+        ]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.delivery_id == attempts[0].delivery_id)
+    );
+    Ok(())
+}
