@@ -10,7 +10,7 @@ use tantivy::{IndexWriter, Searcher};
 
 use crate::calibrate::{ANSWER_AT, CLARIFY_AT, Calibration, HeldOut, Signal};
 use crate::index::{KbIndex, article_key};
-use crate::model::{Model, TrainOptions};
+use crate::model::{Model, Prepared, TrainOptions};
 use crate::text::{Features, Featurizer, Rng};
 use crate::{Article, KbError, Language};
 
@@ -578,15 +578,23 @@ fn training_texts(featurizer: &Featurizer, articles: &[Article]) -> Vec<TrainTex
 /// Trains on the texts `class_of` maps to a class (the others are left out).
 fn train(
     featurizer: &Featurizer,
+    prepared: &Prepared,
     texts: &[TrainText],
     classes: usize,
     class_of: impl Fn(&TrainText) -> Option<u32>,
 ) -> Model {
-    let picked: Vec<(&Features, u32, f32)> = texts
+    let picked: Vec<(usize, u32, f32)> = texts
         .iter()
-        .filter_map(|t| class_of(t).map(|c| (&t.features, c, t.weight)))
+        .enumerate()
+        .filter_map(|(i, t)| class_of(t).map(|c| (i, c, t.weight)))
         .collect();
-    Model::train(featurizer, &picked, classes, TrainOptions::default())
+    Model::train_prepared(
+        featurizer,
+        prepared,
+        &picked,
+        classes,
+        TrainOptions::default(),
+    )
 }
 
 /// Trains the final model and calibrates it on held-out folds of the knowledge base itself.
@@ -601,9 +609,13 @@ pub(crate) fn build_brain(
     let started = std::time::Instant::now();
     let texts = training_texts(featurizer, articles);
     let classes = articles.len() + usize::from(articles.len() == 1);
+    let docs: Vec<&Features> = texts.iter().map(|t| &t.features).collect();
+    let prepared = Prepared::new(&docs, classes);
     let (model, held_out) = std::thread::scope(|scope| {
-        let held_out = scope.spawn(|| held_out(lang, featurizer, articles, &texts));
-        let model = train(featurizer, &texts, classes, |t| Some(t.article as u32));
+        let held_out = scope.spawn(|| held_out(lang, featurizer, articles, &texts, &prepared));
+        let model = train(featurizer, &prepared, &texts, classes, |t| {
+            Some(t.article as u32)
+        });
         (
             model,
             held_out.join().unwrap_or(Err(KbError::WorkerPanicked)),
@@ -632,6 +644,7 @@ fn held_out(
     featurizer: &Featurizer,
     articles: &[Article],
     texts: &[TrainText],
+    prepared: &Prepared,
 ) -> Result<Vec<HeldOut>, KbError> {
     let k = articles.len();
     if k < 3 {
@@ -715,7 +728,7 @@ fn held_out(
             .collect();
         // Same training as the final model: fewer passes shift the score scale, and the
         // calibration would then describe a different model.
-        let model = train(featurizer, texts, kept.len(), |t| {
+        let model = train(featurizer, prepared, texts, kept.len(), |t| {
             let class = class_of.get(t.article).copied().flatten()? as u32;
             match t.source {
                 Source::Question(q) if fold_of[t.article][q] == fold => None,

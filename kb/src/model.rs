@@ -9,6 +9,7 @@
 //! is added to its score, which helps queries that nearly repeat a known question.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::text::{Features, Featurizer, Key, Rng};
 
@@ -41,12 +42,13 @@ impl Vocab {
                 *df.entry(*key).or_insert(0) += 1;
             }
         }
+        // Most frequent first: columns are rows of the model's weights, and the frequent ones
+        // (short character grams, common words) are in almost every text, so numbering them
+        // first keeps the rows a text touches close together in memory (training and scoring
+        // are bound by loading those rows).
         let mut keys: Vec<(Key, u32)> = df.into_iter().collect();
-        if keys.len() > max_features {
-            keys.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            keys.truncate(max_features);
-        }
-        keys.sort_unstable();
+        keys.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        keys.truncate(max_features);
         let n = docs.len() as f32;
         let mut index = HashMap::with_capacity(keys.len());
         let mut idf = Vec::with_capacity(keys.len());
@@ -115,8 +117,8 @@ impl Vocab {
 }
 
 /// One training example: the text's vector, its article (class) and how much it counts.
-pub(crate) struct Example {
-    pub x: SparseVec,
+pub(crate) struct Example<'a> {
+    pub x: &'a SparseVec,
     pub class: u32,
     pub weight: f32,
 }
@@ -163,7 +165,7 @@ impl Linear {
     }
 
     pub(crate) fn train(
-        examples: &[Example],
+        examples: &[Example<'_>],
         classes: usize,
         features: usize,
         opts: TrainOptions,
@@ -191,7 +193,7 @@ impl Linear {
                         continue;
                     }
                     let ex = &examples[i];
-                    score_into(&w, k, features, &ex.x, &mut scores);
+                    score_into(&w, k, features, ex.x, &mut scores);
                     let y = ex.class as usize;
                     let (r, sr) = scores.iter().enumerate().filter(|(c, _)| *c != y).fold(
                         (0, f32::NEG_INFINITY),
@@ -250,7 +252,7 @@ fn score_into(w: &[f32], k: usize, features: usize, x: &SparseVec, out: &mut [f3
 #[derive(Clone)]
 pub(crate) struct Model {
     pub featurizer: Featurizer,
-    pub vocab: Vocab,
+    pub vocab: Arc<Vocab>,
     pub linear: Linear,
     neighbours: Neighbours,
 }
@@ -266,11 +268,12 @@ struct Neighbours {
 }
 
 impl Neighbours {
-    fn build(vocab: &Vocab, texts: &[(&Features, u32, f32)], classes: usize) -> Self {
+    /// From each text's word vector ([`Vocab::words_only`]) and class.
+    fn build(texts: &[(&SparseVec, u32)], classes: usize) -> Self {
         let mut postings: HashMap<u32, Vec<(u32, f32)>> = HashMap::new();
         let mut class_of = Vec::with_capacity(texts.len());
-        for (i, (features, class, _)) in texts.iter().enumerate() {
-            for (col, v) in vocab.words_only(features) {
+        for (i, (words, class)) in texts.iter().enumerate() {
+            for &(col, v) in words.iter() {
                 postings.entry(col).or_default().push((i as u32, v));
             }
             class_of.push(*class);
@@ -309,29 +312,57 @@ impl Neighbours {
     }
 }
 
+/// A knowledge base's training texts vectorised once per rebuild: the final model and every
+/// calibration fold train on subsets of these, so the vocabulary (feature selection and IDF)
+/// is built and each text vectorised once instead of once per model. The folds' IDF then also
+/// counts their held-out questions' words (no labels): a transductive TF-IDF, as is common.
+pub(crate) struct Prepared {
+    vocab: Arc<Vocab>,
+    /// Per text: the full vector and the word block alone (for nearest examples).
+    x: Vec<SparseVec>,
+    words: Vec<SparseVec>,
+}
+
+impl Prepared {
+    /// `classes`: the most classes any model trained from this will have (bounds the features).
+    pub(crate) fn new(texts: &[&Features], classes: usize) -> Self {
+        let vocab = Vocab::build(texts, Linear::max_features(classes));
+        let x = texts.iter().map(|f| vocab.vectorize(f)).collect();
+        let words = texts.iter().map(|f| vocab.words_only(f)).collect();
+        Prepared {
+            vocab: Arc::new(vocab),
+            x,
+            words,
+        }
+    }
+}
+
 impl Model {
-    /// Trains on already analysed texts: (features, class, weight).
-    pub(crate) fn train(
+    /// Trains on some of the prepared texts: (text index, class, weight).
+    pub(crate) fn train_prepared(
         featurizer: &Featurizer,
-        texts: &[(&Features, u32, f32)],
+        prepared: &Prepared,
+        picked: &[(usize, u32, f32)],
         classes: usize,
         opts: TrainOptions,
     ) -> Self {
-        let docs: Vec<&Features> = texts.iter().map(|t| t.0).collect();
-        let vocab = Vocab::build(&docs, Linear::max_features(classes));
-        let examples: Vec<Example> = texts
+        let examples: Vec<Example<'_>> = picked
             .iter()
-            .map(|(features, class, weight)| Example {
-                x: vocab.vectorize(features),
-                class: *class,
-                weight: *weight,
+            .map(|&(i, class, weight)| Example {
+                x: &prepared.x[i],
+                class,
+                weight,
             })
             .collect();
-        let linear = Linear::train(&examples, classes, vocab.len(), opts);
-        let neighbours = Neighbours::build(&vocab, texts, classes);
+        let linear = Linear::train(&examples, classes, prepared.vocab.len(), opts);
+        let words: Vec<(&SparseVec, u32)> = picked
+            .iter()
+            .map(|&(i, class, _)| (&prepared.words[i], class))
+            .collect();
+        let neighbours = Neighbours::build(&words, classes);
         Model {
             featurizer: featurizer.clone(),
-            vocab,
+            vocab: Arc::clone(&prepared.vocab),
             linear,
             neighbours,
         }
