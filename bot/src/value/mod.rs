@@ -469,16 +469,38 @@ fn score_customers(
             summaries.len()
         )));
     }
-    let report = match cli::fit(&summaries, None) {
-        Ok(report) => report,
-        Err(e) => {
-            return Ok(fallback(format!(
-                "the purchase model could not be fitted: {e}"
-            )));
+    // When only the spend model fails (spend too alike across customers, say), BG/NBD still
+    // scores: CLV is left out and segments go by expected purchases, with the reason recorded.
+    let (report, scored_summaries, partial_reason) = match cli::fit(&summaries, None) {
+        Ok(report) => (report, summaries.clone(), None),
+        Err(spend_error) => {
+            let without_spend: Vec<CustomerSummary> = summaries
+                .iter()
+                .cloned()
+                .map(|mut s| {
+                    s.monetary_value = None;
+                    s
+                })
+                .collect();
+            match cli::fit(&without_spend, None) {
+                Ok(report) => (
+                    report,
+                    without_spend,
+                    Some(format!(
+                        "the spend model could not be fitted ({spend_error}); CLV left out, \
+                         segments by expected purchases"
+                    )),
+                ),
+                Err(e) => {
+                    return Ok(fallback(format!(
+                        "the purchase model could not be fitted: {e}"
+                    )));
+                }
+            }
         }
     };
     let models = report.models();
-    let scores = cli::score(&summaries, &models, support, &options)?;
+    let scores = cli::score(&scored_summaries, &models, support, &options)?;
     let mut out = Vec::with_capacity(scores.len());
     for s in scores {
         let Ok(customer_id) = s.customer_id.as_str().parse::<i64>() else {
@@ -499,7 +521,7 @@ fn score_customers(
     Ok(ScoredAll {
         scores: out,
         model_version: MODEL_VERSION,
-        fallback_reason: None,
+        fallback_reason: partial_reason,
         params: serde_json::to_value(models).unwrap_or_default(),
     })
 }
@@ -593,6 +615,8 @@ fn random_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use feedback::value::synth::SplitMix64;
+    use serde_json::Value;
 
     fn tx(customer: i64, date: &str, amount: f64) -> Transaction {
         Transaction {
@@ -644,17 +668,21 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn enough_customers_are_fitted_with_bgnbd() -> anyhow::Result<()> {
-        // Customers drawn from the CDNOW parameters (weeks), as purchase days.
-        let mut rng = feedback::value::synth::SplitMix64::new(7);
+    /// Customers drawn from the CDNOW parameters (weeks), as purchase days; `spend` gives
+    /// each purchase's amount.
+    fn cdnow_like(
+        customers: i64,
+        mut spend: impl FnMut(&mut SplitMix64) -> f64,
+    ) -> Vec<Transaction> {
+        let mut rng = SplitMix64::new(7);
         let mut txs = Vec::new();
-        for id in 0..600_i64 {
+        for id in 0..customers {
             let rate = rng.gamma(0.243, 1.0 / 4.414);
             let dropout = rng.beta(0.793, 2.426);
             let age_weeks = 10.0 + 42.0 * rng.uniform();
             let first = today() - time::Duration::days((age_weeks * 7.0) as i64);
-            txs.push(tx(id, &first.to_string(), 20.0 + 10.0 * rng.uniform()));
+            let amount = spend(&mut rng);
+            txs.push(tx(id, &first.to_string(), amount));
             let mut at = 0.0;
             loop {
                 if rng.uniform() < dropout {
@@ -665,9 +693,16 @@ mod tests {
                     break;
                 }
                 let day = first + time::Duration::days((at * 7.0) as i64);
-                txs.push(tx(id, &day.to_string(), 20.0 + 10.0 * rng.uniform()));
+                let amount = spend(&mut rng);
+                txs.push(tx(id, &day.to_string(), amount));
             }
         }
+        txs
+    }
+
+    #[test]
+    fn enough_customers_are_fitted_with_bgnbd() -> anyhow::Result<()> {
+        let txs = cdnow_like(600, |rng| 20.0 + 10.0 * rng.uniform());
         let out = score_customers(&txs, today(), &HashMap::new(), 0.25)?;
         assert_eq!(out.model_version, MODEL_VERSION);
         assert_eq!(out.fallback_reason, None);
@@ -676,6 +711,32 @@ mod tests {
         let flagged = out.scores.iter().filter(|s| s.at_risk).count();
         assert!((100..=250).contains(&flagged), "{flagged} at risk");
         assert!(out.scores.iter().all(|s| s.p_alive.is_some()));
+        Ok(())
+    }
+
+    #[test]
+    fn when_only_the_spend_model_fails_bgnbd_still_scores() -> anyhow::Result<()> {
+        // Everyone spends the same: Gamma-Gamma has no spread to fit. (The same draws as
+        // above otherwise.)
+        let txs = cdnow_like(600, |rng| {
+            rng.uniform();
+            25.0
+        });
+        let out = score_customers(&txs, today(), &HashMap::new(), 0.25)?;
+        assert_eq!(out.model_version, MODEL_VERSION);
+        assert!(
+            out.fallback_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("the spend model could not be fitted")),
+            "{:?}",
+            out.fallback_reason
+        );
+        assert!(
+            out.scores
+                .iter()
+                .all(|s| s.p_alive.is_some() && s.clv.is_none())
+        );
+        assert_eq!(out.params["gamma_gamma"], Value::Null);
         Ok(())
     }
 }
