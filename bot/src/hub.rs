@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
+use crate::dispatch::AgentFeed;
 use crate::store::{Author, Channel, ConversationState, Message, Note};
 
 /// What subscribers listen to.
@@ -24,6 +25,8 @@ pub enum Topic {
     /// messages), for channels that deliver to all their customers from one task (Telegram).
     /// Web sockets follow their own conversation instead.
     Outbox(Channel),
+    /// The agents' consoles: queue items, presence, notes (see [`crate::dispatch`]).
+    Agents,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,8 @@ pub enum HubEvent {
         position: u32,
         estimated_wait_seconds: u64,
     },
+    /// A prepared item for the agents' consoles (published on [`Topic::Agents`]).
+    Agents(Arc<AgentFeed>),
     /// A private note was added (published on [`Topic::Queue`] only: agents, never customers).
     Note(Arc<Note>),
     /// Someone is typing (not stored).

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod console;
 mod handoff;
 mod store;
 mod value;

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod browser;
+pub mod console;
 
 /// Whether this run must prove everything (set by `.ci/run`).
 pub fn in_ci() -> bool {

@@ -272,6 +272,7 @@ async fn put_external_id(
             "link": link,
         }))),
         None => Err(ApiError::Conflict(
+            "external_id_taken",
             "another chat customer has this external id".into(),
         )),
     }

@@ -5,6 +5,8 @@
 
 pub mod api;
 mod assets;
+pub mod auth;
+pub mod console;
 pub mod error;
 pub mod widget;
 
@@ -22,8 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::Accounts;
+use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::engine::Engine;
 use crate::store::Store;
+use auth::LoginLimiter;
 use error::ApiError;
 
 /// Abuse limits for the public endpoints (see `docs/protocol.md`).
@@ -46,6 +51,10 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub accounts: Accounts,
+    /// Presence, auto-assignment, queue positions and the consoles' live feed.
+    pub dispatcher: Dispatcher,
+    pub login_limiter: Arc<LoginLimiter>,
     pub limits: Limits,
     pub connections: Arc<ConnectionLimiter>,
     /// Cancelled when the server shuts down; long-lived tasks (sockets) watch it.
@@ -59,6 +68,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(engine: Engine, limits: Limits) -> Self {
         AppState {
+            accounts: Accounts::new(engine.store().clone()),
+            dispatcher: Dispatcher::new(engine.clone(), DispatchSettings::default()),
+            login_limiter: Arc::new(LoginLimiter::default()),
             engine,
             limits,
             connections: Arc::new(ConnectionLimiter::new(limits.ws_connections_per_ip)),
@@ -71,6 +83,12 @@ impl AppState {
     /// The customer value service, configured (webhook, schedule).
     pub fn with_value(mut self, value: crate::value::ValueService) -> Self {
         self.value = value;
+        self
+    }
+
+    /// Replaces the dispatcher's settings (call before the server starts).
+    pub fn with_dispatch(mut self, settings: DispatchSettings) -> Self {
+        self.dispatcher = Dispatcher::new(self.engine.clone(), settings);
         self
     }
 
@@ -139,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/ws/widget", get(widget::upgrade))
         .merge(api::routes())
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -161,6 +180,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let cancel = state.shutdown.clone();
     let tracker = state.tracker.clone();
+    state.dispatcher.spawn(cancel.clone(), &tracker);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -400,6 +400,19 @@ impl Connection {
                 .await
                 .map_err(|()| closed())?;
         }
+        if conversation.state == ConversationState::Waiting
+            && let Some((position, wait)) = self.state.dispatcher.position(conversation.id)
+        {
+            self.send(&ServerFrame::State {
+                state: ConversationState::Waiting,
+                reason: None,
+                agent_name: None,
+                queue_position: Some(position),
+                estimated_wait_seconds: Some(wait),
+            })
+            .await
+            .map_err(|()| closed())?;
+        }
         Ok(())
     }
 
@@ -435,7 +448,8 @@ impl Connection {
                 })
                 .await?
             }
-            Ok(HubEvent::Note(_)) => {}
+            // Agents only; never on a customer's topic.
+            Ok(HubEvent::Note(_) | HubEvent::Agents(_)) => {}
             Ok(HubEvent::Typing { author, active, .. }) if author != Author::Customer => {
                 self.send(&ServerFrame::Typing { author, active }).await?
             }

@@ -256,4 +256,22 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// The data and time of the events of one kind since `since` (Unix ms), oldest first.
+    pub async fn events_since_of(
+        &self,
+        kind: super::EventKind,
+        since: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        let rows = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT data, created_at FROM events WHERE kind = $1 AND created_at >= $2 ORDER BY id",
+            )
+            .bind(kind.as_str())
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
+    }
 }
