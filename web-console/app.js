@@ -497,7 +497,10 @@
         const it = f.item;
         const prev = putItem(it);
         const g = group(it), was = prev ? group(prev) : null;
-        if (f.type === 'assigned' || (g === 'mine' && was !== 'mine')) {
+        const here = cur && cur.id === it.conversation_id;
+        if (here) {
+          // Claimed or replied to from this screen: nothing new to point out.
+        } else if (f.type === 'assigned' || (g === 'mine' && was !== 'mine')) {
           announce('Assigned to you: ' + customerName(it.customer));
           notify();
         } else if (g === 'waiting' && was !== 'waiting') {
