@@ -538,6 +538,12 @@
         }
         break;
       }
+      case 'note': {
+        // Another agent's private note on the open conversation (ours is shown from the POST answer).
+        const n = f.note || f;
+        if (cur && n && Number(n.conversation_id) === cur.id) addNote(n);
+        break;
+      }
       case 'typing':
         if (cur && Number(f.conversation_id) === cur.id && f.author === 'customer') showTyping(!!f.active);
         break;
