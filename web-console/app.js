@@ -338,6 +338,7 @@
 
   // ---- the queue --------------------------------------------------------------------------------
   const items = new Map(); // conversation id -> QueueItem
+  const counted = new Map(); // conversation id -> highest message id counted for unread
   const lists = { waiting: $('list-waiting'), mine: $('list-mine'), others: $('list-others') };
   const group = (it) => (it.assigned_to != null && me && it.assigned_to === me.id ? 'mine' : it.assigned_to != null ? 'others' : 'waiting');
   const byPriority = (a, b) => (num(b.priority) || 0) - (num(a.priority) || 0) || (num(a.waiting_since) || 0) - (num(b.waiting_since) || 0);
@@ -471,11 +472,13 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f && typeof f.type === 'string') onFrame(f);
     };
-    s.onclose = () => {
+    s.onclose = (ev) => {
       if (ws !== s) return;
       ws = null;
       typingOn = false;
-      if (wsWanted) retry();
+      // 4401: the server ended the session (logout everywhere, account disabled).
+      if (ev.code === 4401) sessionEnded('Your session has ended. Please sign in again.');
+      else if (wsWanted) retry();
     };
   };
   const retry = () => {
@@ -500,7 +503,7 @@
         const here = cur && cur.id === it.conversation_id;
         if (here) {
           // Claimed or replied to from this screen: nothing new to point out.
-        } else if (f.type === 'assigned' || (g === 'mine' && was !== 'mine')) {
+        } else if (g === 'mine' && was !== 'mine') {
           announce('Assigned to you: ' + customerName(it.customer));
           notify();
         } else if (g === 'waiting' && was !== 'waiting') {
@@ -517,16 +520,20 @@
         if (cur && cur.id === id) refreshConversation();
         break;
       }
-      case 'message': {
+      case 'message': // a message of the conversation this console follows
+      case 'queue_message': { // a message in a queued conversation: unread counts, notifications
         const m = f.message;
-        if (!m || !Number.isFinite(Number(m.conversation_id))) return;
+        if (!m || !Number.isFinite(Number(m.conversation_id)) || !Number.isFinite(Number(m.id))) return;
         const id = Number(m.conversation_id);
         if (cur && cur.id === id) {
           addMessage(m, true);
           if (m.author === 'customer') hideTyping();
         }
+        // Both kinds of frame may carry the same message: count each message once.
+        if (Number(m.id) <= (counted.get(id) || 0)) break;
+        counted.set(id, Number(m.id));
         const it = items.get(id);
-        if (it && num(m.created_at) && m.created_at >= (num(it.last_message_at) || 0)) {
+        if (it) {
           it.last_message = m.text;
           it.last_message_at = m.created_at;
           const watching = cur && cur.id === id && !D.hidden;
@@ -538,6 +545,10 @@
         }
         break;
       }
+      case 'resync': // the server dropped frames for this console: reload what is shown
+        loadQueue();
+        if (cur) refreshConversation();
+        break;
       case 'note': {
         // Another agent's private note on the open conversation (ours is shown from the POST answer).
         const n = f.note || f;
@@ -597,6 +608,7 @@
     if (!cur) return;
     stopTyping();
     hideTyping();
+    wsSend({ type: 'unfollow' });
     cur = null;
     log.replaceChildren();
     $('panel').replaceChildren();
@@ -749,7 +761,7 @@
     if (num(n.created_at)) head.append(el('time', '', clock(n.created_at)), ' ');
     head.append(el('span', 'private', 'not shown to the customer'));
     const text = el('div', 'text');
-    fillText(text, String(n.text == null ? '' : n.text));
+    fillText(text, String(n.text != null ? n.text : n.body != null ? n.body : ''));
     node.append(head, text);
     cur.notes.set(n.id, node);
     place(node, [num(n.created_at) || Date.now(), 1, n.id]);
