@@ -406,7 +406,9 @@
   const validItem = (it) => it && typeof it === 'object' && Number.isFinite(Number(it.conversation_id));
   const putItem = (it) => {
     const prev = items.get(it.conversation_id);
-    items.set(it.conversation_id, it);
+    // Resolved or back with the bot: no longer in the queue (an answer may overtake queue_removed).
+    if (it.state === 'resolved' || it.state === 'bot') items.delete(it.conversation_id);
+    else items.set(it.conversation_id, it);
     if (cur && cur.id === it.conversation_id) {
       it.unread = 0;
       cur.item = it;
@@ -641,7 +643,7 @@
       log.setAttribute('aria-live', 'off');
       if (validItem(r.conversation)) {
         cur.item = r.conversation;
-        if (items.has(id)) items.set(id, r.conversation);
+        if (items.has(id)) { putItem(r.conversation); renderQueue(); }
       }
       (Array.isArray(r.messages) ? r.messages : []).forEach((m) => addMessage(m, false));
       (Array.isArray(r.notes) ? r.notes : []).forEach(addNote);
