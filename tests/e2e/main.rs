@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod console;
+mod console_browser;
 mod handoff;
 mod store;
 mod value;
