@@ -105,3 +105,38 @@ pub async fn load_demo_kb(store: &Store) -> anyhow::Result<usize> {
     store.upsert_articles(&articles).await?;
     Ok(articles.len())
 }
+
+/// The demo's staff accounts: an owner and an agent, each with a fresh random password on every
+/// start (printed by `hark demo`, never stored in clear). Returns (email, name, password).
+pub async fn demo_staff(store: &Store) -> anyhow::Result<Vec<(String, String, String)>> {
+    use crate::accounts::{Accounts, NewUser};
+    use crate::store::Role;
+    let accounts = Accounts::new(store.clone());
+    let mut out = Vec::new();
+    for (email, name, role) in [
+        ("owner@demo.hark", "Olive (owner)", Role::Owner),
+        ("agent@demo.hark", "Alex", Role::Agent),
+    ] {
+        let password = format!("demo-{}", &hex_token()[..12]);
+        match store.staff_credentials(email).await? {
+            Some((staff, _)) => accounts.set_password(staff.id, &password).await?,
+            None => {
+                accounts
+                    .add_user(NewUser {
+                        email: email.into(),
+                        display_name: name.into(),
+                        role,
+                        capacity: 5,
+                        password: Some(password.clone()),
+                    })
+                    .await?;
+            }
+        }
+        out.push((email.to_owned(), name.to_owned(), password));
+    }
+    Ok(out)
+}
+
+fn hex_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}

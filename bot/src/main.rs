@@ -184,12 +184,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let mut demo_logins = Vec::new();
     if demo {
         std::fs::create_dir_all(&settings.data_dir)?;
         let store = Store::connect(&settings.database_url).await?;
         let count = app::load_demo_kb(&store).await?;
+        let staff = app::demo_staff(&store).await?;
         store.close().await;
         tracing::info!(articles = count, "demo knowledge base loaded");
+        demo_logins = staff;
     }
     let state = app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -200,6 +203,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         println!("hark demo is running.");
         println!("  Shop page with the chat widget: http://{addr}/");
         println!("  Widget script:                  http://{addr}/widget.js");
+        println!("  Agents' console:                http://{addr}/console");
+        for (email, name, password) in &demo_logins {
+            println!("    sign in as {name}: {email} / {password}");
+        }
         println!("  Health:                         http://{addr}/healthz");
         println!(
             "Data (SQLite, search index) in {}. Press Ctrl-C to stop.",
