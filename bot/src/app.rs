@@ -39,9 +39,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
             kb,
             InProcessBus::new_hub(),
             Arc::new(Analyzer::new()),
-        ),
+        )
+        .with_policy(settings.handoff.policy.clone()),
         settings.limits,
     )
+    .with_dispatch(settings.handoff.dispatch.clone())
     .with_value(
         crate::value::ValueService::new(settings.value.clone())
             .context("configuring customer value")?,

@@ -51,6 +51,13 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub value_webhook_secret: Option<String>,
+    /// When people answer, e.g. "Mon-Fri 09:00-17:00 +01:00"; outside them customers are told
+    /// when someone will reply and can leave a message [default: always]
+    #[arg(long, env = "HARK_BUSINESS_HOURS", global = true)]
+    pub business_hours: Option<String>,
+    /// Assign waiting conversations to online agents automatically [default: true]
+    #[arg(long, env = "HARK_AUTO_ASSIGN", global = true)]
+    pub auto_assign: Option<bool>,
 }
 
 /// The config file's keys; every one is optional.
@@ -67,6 +74,16 @@ struct FileConfig {
     value_at_risk_share: Option<f64>,
     value_webhook_url: Option<String>,
     value_webhook_secret: Option<String>,
+    business_hours: Option<String>,
+    auto_assign: Option<bool>,
+    /// Seconds an agent whose consoles all closed stays online.
+    offline_grace_seconds: Option<u64>,
+    /// Hand over when a message's sentiment is at or below this; below -1 turns it off.
+    negative_sentiment_handoff: Option<f64>,
+    /// Hand over after this many unanswered questions in a row; 0 turns it off.
+    unanswered_handoff: Option<i64>,
+    /// Words of sensitive topics (replaces the default list).
+    sensitive_topics: Option<Vec<String>>,
 }
 
 /// Resolved settings.
@@ -79,6 +96,15 @@ pub struct Settings {
     pub limits: Limits,
     /// Customer value: refresh schedule, at-risk share, outreach webhook.
     pub value: crate::value::ValueSettings,
+    /// Escalation policy, business hours and how the queue is worked.
+    pub handoff: HandoffSettings,
+}
+
+/// How conversations reach people.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffSettings {
+    pub policy: crate::engine::EscalationPolicy,
+    pub dispatch: crate::dispatch::DispatchSettings,
 }
 
 const DEFAULT_CONFIG_FILE: &str = "hark.toml";
@@ -92,6 +118,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let handoff = handoff_settings(args, &file)?;
         let data_dir = args
             .data_dir
             .clone()
@@ -151,8 +178,32 @@ impl Settings {
                     .unwrap_or(defaults.ws_messages_per_second),
             },
             value,
+            handoff,
         })
     }
+}
+
+fn handoff_settings(args: &ConfigArgs, file: &FileConfig) -> anyhow::Result<HandoffSettings> {
+    let mut settings = HandoffSettings::default();
+    if let Some(raw) = args.business_hours.clone().or(file.business_hours.clone()) {
+        settings.policy.business_hours = Some(raw.parse().map_err(anyhow::Error::msg)?);
+    }
+    if let Some(threshold) = file.negative_sentiment_handoff {
+        settings.policy.negative_sentiment = (threshold >= -1.0).then_some(threshold);
+    }
+    if let Some(limit) = file.unanswered_handoff {
+        settings.policy.unanswered_limit = (limit > 0).then_some(limit);
+    }
+    if let Some(topics) = &file.sensitive_topics {
+        settings.policy.sensitive_topics = topics.clone();
+    }
+    if let Some(auto) = args.auto_assign.or(file.auto_assign) {
+        settings.dispatch.auto_assign = auto;
+    }
+    if let Some(seconds) = file.offline_grace_seconds {
+        settings.dispatch.offline_grace = std::time::Duration::from_secs(seconds);
+    }
+    Ok(settings)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

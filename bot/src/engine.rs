@@ -9,10 +9,12 @@
 //! acknowledged.
 
 mod agent;
+mod escalation;
 
 use std::sync::Arc;
 
 pub use agent::{Agent, AssignedBy};
+pub use escalation::{BusinessHours, EscalationPolicy, describe_opening, find_email};
 use feedback::sentiment::Analyzer;
 use kb::{KnowledgeBase, Outcome};
 use serde_json::json;
@@ -128,6 +130,8 @@ pub enum HandoffReason {
     CustomerButton,
     CustomerAsked,
     BotCouldNotAnswer,
+    NegativeSentiment,
+    ValuedCustomerSensitiveTopic,
 }
 
 impl HandoffReason {
@@ -136,21 +140,8 @@ impl HandoffReason {
             HandoffReason::CustomerButton => "customer_button",
             HandoffReason::CustomerAsked => "customer_asked",
             HandoffReason::BotCouldNotAnswer => "bot_could_not_answer",
-        }
-    }
-}
-
-/// When the bot hands a conversation to a person on its own.
-#[derive(Debug, Clone)]
-pub struct EscalationPolicy {
-    /// Hand over after this many consecutive questions the bot could not answer (None: never).
-    pub unanswered_limit: Option<i64>,
-}
-
-impl Default for EscalationPolicy {
-    fn default() -> Self {
-        EscalationPolicy {
-            unanswered_limit: Some(2),
+            HandoffReason::NegativeSentiment => "negative_sentiment",
+            HandoffReason::ValuedCustomerSensitiveTopic => "valued_customer_sensitive_topic",
         }
     }
 }
@@ -167,6 +158,13 @@ pub mod lines {
     pub const ALREADY_WAITING: &str =
         "You're in the queue: someone from our team will reply here as soon as they can.";
     pub const ASK_FOR_PERSON: &str = "Talk to a person";
+    pub const UPSET: &str = "I'm sorry about this. I'm getting a person from our team for you \
+        right away; they will reply here.";
+    /// Outside business hours; `{when}` is the next opening.
+    pub const AWAY: &str = "Our team is away right now and back {when}. Leave your message \
+        and an email address here, and we'll get back to you.";
+    /// `{email}` is the address the customer left.
+    pub const CONTACT_NOTED: &str = "Thank you. We'll reply to {email} as soon as we're back.";
     pub const RESOLVED: &str = "This conversation was marked as resolved. \
         If you need anything else, just write here.";
     pub const BACK_TO_BOT: &str =
@@ -289,12 +287,64 @@ impl Engine {
                     self.hub.publish(topic, event.clone());
                     self.hub.publish(Topic::Queue, event);
                 }
+                if let Some(when) = self.away_until() {
+                    self.after_hours(&conversation, &after, &turn.customer.body, when)
+                        .await?;
+                }
                 Ok(Receipt {
                     message_id,
                     duplicate: false,
                 })
             }
         }
+    }
+
+    /// Outside business hours: a handoff leaves a task for the team, and an email address the
+    /// waiting customer writes is kept as their contact address (and acknowledged).
+    async fn after_hours(
+        &self,
+        before: &Conversation,
+        after: &Conversation,
+        text: &str,
+        back: time::OffsetDateTime,
+    ) -> Result<()> {
+        if after.state != ConversationState::Waiting {
+            return Ok(());
+        }
+        if before.state != ConversationState::Waiting {
+            let task = crate::store::NewTask {
+                kind: "left_message".into(),
+                customer_id: Some(after.customer_id),
+                conversation_id: Some(after.id),
+                title: "Message left outside business hours".into(),
+                detail: json!({
+                    "reason": after.handoff_reason,
+                    "back": describe_opening(back),
+                }),
+            };
+            self.store.create_task(&task).await?;
+        }
+        let Some(email) = find_email(text) else {
+            return Ok(());
+        };
+        if !self
+            .store
+            .set_customer_email_if_missing(after.customer_id, &email)
+            .await?
+        {
+            return Ok(());
+        }
+        let mut change = crate::store::ConversationChange::keep(after);
+        let line = lines::CONTACT_NOTED.replace("{email}", &email);
+        change.message = Some((NewMessage::new(Author::System, line), None));
+        if let crate::store::Applied::Done {
+            message: Some(message),
+            ..
+        } = self.store.apply_change(&change).await?
+        {
+            self.publish_message(after, message);
+        }
+        Ok(())
     }
 
     /// Decides everything about one turn without writing anything.
@@ -353,12 +403,24 @@ impl Engine {
             return Ok(turn);
         }
 
+        let escalate = match &input {
+            CustomerInput::Text(text) => {
+                self.escalation(conversation, text, turn.customer.sentiment)
+                    .await?
+            }
+            _ => None,
+        };
         match input {
             CustomerInput::AskForPerson => {
                 self.hand_over(&mut turn, HandoffReason::CustomerButton, &event)
             }
             CustomerInput::Text(text) if asks_for_person(text.as_str()) => {
                 self.hand_over(&mut turn, HandoffReason::CustomerAsked, &event)
+            }
+            CustomerInput::Text(_) if escalate.is_some() => {
+                if let Some(reason) = escalate {
+                    self.hand_over(&mut turn, reason, &event);
+                }
             }
             CustomerInput::Choose { article_id } => {
                 let article = self
@@ -447,18 +509,59 @@ impl Engine {
         Ok(turn)
     }
 
+    /// Whether the policy hands this message to a person even though the bot might answer it:
+    /// the customer is strongly upset, or a valuable or at-risk customer raises a sensitive topic.
+    async fn escalation(
+        &self,
+        conversation: &Conversation,
+        text: &MessageText,
+        sentiment: Option<f64>,
+    ) -> Result<Option<HandoffReason>> {
+        if let (Some(limit), Some(score)) = (self.policy.negative_sentiment, sentiment)
+            && score <= limit
+        {
+            return Ok(Some(HandoffReason::NegativeSentiment));
+        }
+        if self.policy.sensitive_topic(text.as_str()).is_some()
+            && let Some(score) = self.store.customer_score(conversation.customer_id).await?
+            && (score.segment == crate::store::Segment::High || score.at_risk)
+        {
+            return Ok(Some(HandoffReason::ValuedCustomerSensitiveTopic));
+        }
+        Ok(None)
+    }
+
+    /// When people are back, if they are away now (outside business hours).
+    pub fn away_until(&self) -> Option<time::OffsetDateTime> {
+        let hours = self.policy.business_hours?;
+        let now = time::OffsetDateTime::now_utc();
+        if hours.is_open(now) {
+            None
+        } else {
+            hours.next_open(now)
+        }
+    }
+
     fn hand_over(
         &self,
         turn: &mut NewTurn,
         reason: HandoffReason,
         event: &dyn Fn(EventKind) -> NewEvent,
     ) {
+        let away = self.away_until();
         turn.new_state = Some(ConversationState::Waiting);
         turn.handoff_reason = Some(reason.as_str().to_owned());
         turn.events
-            .push(event(EventKind::HandoffRequested).data(json!({"reason": reason.as_str()})));
-        turn.replies
-            .push(NewMessage::new(Author::System, lines::HANDOFF));
+            .push(event(EventKind::HandoffRequested).data(json!({
+                "reason": reason.as_str(),
+                "outside_business_hours": away.is_some(),
+            })));
+        let line = match (away, reason) {
+            (Some(when), _) => lines::AWAY.replace("{when}", &describe_opening(when)),
+            (None, HandoffReason::NegativeSentiment) => lines::UPSET.to_owned(),
+            (None, _) => lines::HANDOFF.to_owned(),
+        };
+        turn.replies.push(NewMessage::new(Author::System, line));
     }
 }
 

@@ -219,3 +219,136 @@ async fn agents_take_over_transfer_and_hand_back_to_the_bot() -> anyhow::Result<
     assert_eq!((c.state, c.assigned_to), (ConversationState::Waiting, None));
     Ok(())
 }
+
+async fn handoff_reason(app: &hark_tests::TestApp) -> anyhow::Result<Option<String>> {
+    let events = app
+        .state
+        .engine
+        .store()
+        .events(Some(EventKind::HandoffRequested))
+        .await?;
+    Ok(events.last().and_then(|e| {
+        serde_json::from_str::<Value>(&e.data)
+            .ok()
+            .and_then(|d| d["reason"].as_str().map(str::to_owned))
+    }))
+}
+
+#[tokio::test]
+async fn a_strongly_upset_customer_goes_to_a_person() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let mut customer = app.widget().await?;
+    customer.hello(None, None).await?;
+    // Mildly negative: the bot still answers.
+    let calm = customer
+        .ask("q1", "delivery is a bit slow, how long does delivery take?")
+        .await?;
+    assert_eq!(calm.reply["author"], "bot");
+    let upset = customer
+        .ask(
+            "q2",
+            "This is terrible, the worst service ever. I am furious and disgusted!",
+        )
+        .await?;
+    assert_eq!(upset.reply["author"], "system", "{}", upset.reply);
+    assert_eq!(
+        handoff_reason(&app).await?.as_deref(),
+        Some("negative_sentiment")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_valuable_customer_on_a_sensitive_topic_goes_to_a_person() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let store = app.state.engine.store().clone();
+    let mut customer = app.widget().await?;
+    let welcome = customer.hello(None, None).await?;
+    let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
+    let customer_id = store.conversation(conversation_id).await?.customer_id;
+
+    // Not scored yet (or low value): the bot answers a billing question itself.
+    let plain = customer.ask("q1", "how do I get a refund?").await?;
+    assert_eq!(plain.reply["author"], "bot", "{}", plain.reply);
+
+    store
+        .upsert_customer_scores(&[hark_bot::store::CustomerScore {
+            customer_id,
+            model_version: "test".into(),
+            fitted_at: 1,
+            scored_at: 1,
+            p_alive: Some(0.9),
+            expected_purchases: Some(3.0),
+            clv: Some(900.0),
+            segment: hark_bot::store::Segment::High,
+            churn_risk: 0.1,
+            at_risk: false,
+            reasons: vec![],
+        }])
+        .await?;
+    let valued = customer.ask("q2", "how do I get a refund?").await?;
+    assert_eq!(valued.reply["author"], "system", "{}", valued.reply);
+    assert_eq!(
+        handoff_reason(&app).await?.as_deref(),
+        Some("valued_customer_sensitive_topic")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn outside_business_hours_the_customer_can_leave_a_message_and_an_address()
+-> anyhow::Result<()> {
+    // Open every day but today: closed now, whatever the time of the test.
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let today = usize::from(
+        time::OffsetDateTime::now_utc()
+            .weekday()
+            .number_days_from_monday(),
+    );
+    let open = format!(
+        "{}-{} 09:00-17:00 UTC",
+        DAYS[(today + 1) % 7],
+        DAYS[(today + 6) % 7]
+    );
+    let mut options = AppOptions::default();
+    options.handoff.policy.business_hours = Some(open.parse().map_err(anyhow::Error::msg)?);
+    let Some(app) = spawn_app_with(options).await? else {
+        return Ok(());
+    };
+    let mut customer = app.widget().await?;
+    let welcome = customer.hello(None, None).await?;
+    let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
+    let asked = customer.ask("q1", "I want to talk to a person").await?;
+    let line = asked.reply["text"].as_str().unwrap_or_default().to_owned();
+    assert!(line.contains("away right now and back"), "{line}");
+    assert!(line.contains("09:00 (UTC+00:00)"), "{line}");
+
+    let store = app.state.engine.store();
+    let tasks = store.open_tasks().await?;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].kind, "left_message");
+    assert_eq!(tasks[0].conversation_id, Some(conversation_id));
+
+    let left = customer
+        .ask(
+            "q2",
+            "My parcel is damaged. Please write to ann@example.com",
+        )
+        .await?;
+    assert_eq!(
+        left.reply["text"],
+        "Thank you. We'll reply to ann@example.com as soon as we're back."
+    );
+    let customer_id = store.conversation(conversation_id).await?.customer_id;
+    assert_eq!(
+        store.customer(customer_id).await?.email.as_deref(),
+        Some("ann@example.com")
+    );
+    // The conversation waits in the queue for the morning; one task, not one per message.
+    assert_eq!(
+        store.conversation(conversation_id).await?.state,
+        ConversationState::Waiting
+    );
+    assert_eq!(store.open_tasks().await?.len(), 1);
+    Ok(())
+}

@@ -597,7 +597,13 @@ async fn outreach_with_consent_and_signals(engine: Engine) -> anyhow::Result<()>
             "This is terrible, my order is broken and I am very angry",
         )
         .await?;
-    unhappy.ask("m2", "I want to talk to a person").await?;
+    // So upset that the policy already fetched a person; asking again changes nothing.
+    unhappy
+        .send_json(
+            json!({"type": "message", "client_id": "m2", "text": "I want to talk to a person"}),
+        )
+        .await?;
+    unhappy.recv_until("ack").await?;
     // The third consents too but waits for a person: the bot stays silent there.
     let mut queued = app.widget().await?;
     let welcome = queued.hello(None, None).await?;

@@ -112,6 +112,8 @@ pub struct AppOptions {
     pub demo_kb: bool,
     /// Customer value settings (schedule, webhook).
     pub value: hark_bot::value::ValueSettings,
+    /// Escalation policy, business hours, auto-assignment.
+    pub handoff: hark_bot::config::HandoffSettings,
 }
 
 impl Default for AppOptions {
@@ -121,6 +123,7 @@ impl Default for AppOptions {
             limits: Limits::default(),
             demo_kb: true,
             value: hark_bot::value::ValueSettings::default(),
+            handoff: hark_bot::config::HandoffSettings::default(),
         }
     }
 }
@@ -137,16 +140,18 @@ pub async fn spawn_app_with(options: AppOptions) -> anyhow::Result<Option<TestAp
     let Some(db) = TestDb::new(options.engine).await? else {
         return Ok(None);
     };
-    let app = start(db, options.limits, options.demo_kb, options.value).await?;
+    let app = start(db, options).await?;
     Ok(Some(app))
 }
 
-async fn start(
-    db: TestDb,
-    limits: Limits,
-    demo_kb: bool,
-    value: hark_bot::value::ValueSettings,
-) -> anyhow::Result<TestApp> {
+async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
+    let AppOptions {
+        limits,
+        demo_kb,
+        value,
+        handoff,
+        ..
+    } = options;
     if demo_kb {
         let store = Store::connect(&db.url).await?;
         hark_bot::app::load_demo_kb(&store).await?;
@@ -159,6 +164,7 @@ async fn start(
         kb_language: kb::Language::English,
         limits,
         value,
+        handoff,
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -236,9 +242,10 @@ impl TestApp {
         let db = self.stop().await?;
         start(
             db,
-            Limits::default(),
-            false,
-            hark_bot::value::ValueSettings::default(),
+            AppOptions {
+                demo_kb: false,
+                ..AppOptions::default()
+            },
         )
         .await
     }

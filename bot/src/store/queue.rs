@@ -274,4 +274,21 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// Keeps `email` as the customer's contact address unless they have one; true if stored.
+    pub async fn set_customer_email_if_missing(
+        &self,
+        customer_id: i64,
+        email: &str,
+    ) -> Result<bool> {
+        let done = on_writer!(self, pool => {
+            sqlx::query("UPDATE customers SET email = $1 WHERE id = $2 AND email IS NULL")
+                .bind(email)
+                .bind(customer_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
 }
