@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WidgetBenchArgs {
@@ -38,15 +38,24 @@ pub struct WidgetBenchArgs {
     pub addr: Option<String>,
 }
 
-struct Server {
+pub(crate) struct Server {
     child: tokio::process::Child,
-    addr: String,
+    pub(crate) addr: String,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start() -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir()?;
+        Server::start_with(&[]).await
+    }
+
+    /// Starts `hark demo` with extra flags.
+    pub(crate) async fn start_with(extra: &[&str]) -> anyhow::Result<Server> {
+        Server::start_in(tempfile::tempdir()?, extra).await
+    }
+
+    /// Starts `hark demo` on the data dir `dir` (which may hold a prepared database).
+    pub(crate) async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> anyhow::Result<Server> {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
             probe.local_addr()?.port()
@@ -62,6 +71,7 @@ impl Server {
                 "1000000",
             ])
             .args(["--ws-messages-per-second", "1000"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path())
             .env("RUST_LOG", "warn")
@@ -96,7 +106,7 @@ fn rss_of(status: &std::path::Path) -> Option<u64> {
     Some(kib * 1024)
 }
 
-async fn open(url: &str) -> anyhow::Result<Socket> {
+pub(crate) async fn open(url: &str) -> anyhow::Result<Socket> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
     socket
         .send(Message::text(json!({"type": "hello"}).to_string()))
@@ -130,7 +140,7 @@ async fn ask(socket: &mut Socket, client_id: &str, text: &str) -> anyhow::Result
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod apikey;
 pub mod app;
 pub mod bench;
+pub mod bench_console;
 pub mod config;
 pub mod dispatch;
 pub mod engine;

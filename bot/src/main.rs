@@ -60,6 +60,8 @@ enum Command {
 enum BenchCommand {
     /// Load the widget channel: N connections, a question rate, latency and memory.
     Widget(hark_bot::bench::WidgetBenchArgs),
+    /// Customers and agents at once: queue updates to every console, reply delivery latency.
+    Console(hark_bot::bench_console::ConsoleBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -173,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             user_cmd::run(command, &settings.database_url, &public).await
         }
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
+        Command::Bench(BenchCommand::Console(args)) => hark_bot::bench_console::run(args).await,
         Command::Sentiment => {
             let analyzer = feedback::sentiment::Analyzer::new();
             let stdin = std::io::stdin().lock();
