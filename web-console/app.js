@@ -460,6 +460,11 @@
       if (ws !== s) return;
       attempt = 0;
       setConn('open');
+      // An open console counts as online unless its agent chose away (the server does the same).
+      if (me && me.presence === 'offline') {
+        me.presence = 'online';
+        $('presence').value = 'online';
+      }
       if (cur) wsSend({ type: 'follow', conversation_id: cur.id });
       // Whatever happened while the socket was down is in the database: catch up from there.
       if (everOpen) {
