@@ -33,7 +33,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
     // Read the version before rebuilding, so a change made during the rebuild is not missed.
     let version = store.articles_version().await?;
     rebuild_kb(&store, &kb).await?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         Engine::new(
             store,
             kb,
@@ -50,6 +50,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
     );
     spawn_kb_refresh(&state, version, KB_REFRESH_EVERY);
     crate::value::spawn_refresh(&state);
+    if let Some(telegram) = &settings.telegram {
+        state.telegram = Some(
+            crate::telegram::start(&state, telegram)
+                .await
+                .context("starting the Telegram channel")?,
+        );
+    }
     Ok(state)
 }
 

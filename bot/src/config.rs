@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::server::Limits;
 use crate::store::Store;
+use crate::telegram::TelegramSettings;
 
 /// The settings every command that touches the database or serves shares.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -58,6 +59,28 @@ pub struct ConfigArgs {
     /// Assign waiting conversations to online agents automatically [default: true]
     #[arg(long, env = "HARK_AUTO_ASSIGN", global = true)]
     pub auto_assign: Option<bool>,
+    /// Telegram bot token; the Telegram channel runs when one is set
+    #[arg(
+        long,
+        env = "HARK_TELEGRAM_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub telegram_token: Option<String>,
+    /// Telegram Bot API base URL [default: https://api.telegram.org]
+    #[arg(long, env = "HARK_TELEGRAM_API_URL", global = true)]
+    pub telegram_api_url: Option<String>,
+    /// Public URL of this server's /telegram/webhook; set it to use a webhook instead of polling
+    #[arg(long, env = "HARK_TELEGRAM_WEBHOOK_URL", global = true)]
+    pub telegram_webhook_url: Option<String>,
+    /// Secret Telegram must send with each webhook call (required with a webhook URL)
+    #[arg(
+        long,
+        env = "HARK_TELEGRAM_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub telegram_webhook_secret: Option<String>,
 }
 
 /// The config file's keys; every one is optional.
@@ -84,6 +107,10 @@ struct FileConfig {
     unanswered_handoff: Option<i64>,
     /// Words of sensitive topics (replaces the default list).
     sensitive_topics: Option<Vec<String>>,
+    telegram_token: Option<String>,
+    telegram_api_url: Option<String>,
+    telegram_webhook_url: Option<String>,
+    telegram_webhook_secret: Option<String>,
 }
 
 /// Resolved settings.
@@ -96,6 +123,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Customer value: refresh schedule, at-risk share, outreach webhook.
     pub value: crate::value::ValueSettings,
+    /// The Telegram channel, when a token is configured.
+    pub telegram: Option<TelegramSettings>,
     /// Escalation policy, business hours and how the queue is worked.
     pub handoff: HandoffSettings,
 }
@@ -159,6 +188,23 @@ impl Settings {
             },
             ..value_defaults
         };
+        let telegram = args
+            .telegram_token
+            .clone()
+            .or(file.telegram_token)
+            .filter(|t| !t.trim().is_empty())
+            .map(|token| TelegramSettings {
+                api_url: args.telegram_api_url.clone().or(file.telegram_api_url),
+                webhook_url: args
+                    .telegram_webhook_url
+                    .clone()
+                    .or(file.telegram_webhook_url),
+                webhook_secret: args
+                    .telegram_webhook_secret
+                    .clone()
+                    .or(file.telegram_webhook_secret),
+                ..TelegramSettings::new(token.trim())
+            });
         Ok(Settings {
             listen: args
                 .listen
@@ -179,6 +225,7 @@ impl Settings {
             },
             value,
             handoff,
+            telegram,
         })
     }
 }

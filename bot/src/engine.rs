@@ -210,6 +210,11 @@ impl Engine {
         &self.hub
     }
 
+    /// The sentiment analyzer the engine scores messages with (surveys score comments with it).
+    pub fn sentiment(&self) -> &Arc<Analyzer> {
+        &self.sentiment
+    }
+
     /// Finds the customer behind a channel identity, creating both on first contact.
     pub async fn customer_for(&self, channel: Channel, key: &str) -> Result<i64> {
         if let Some(id) = self.store.customer_by_identity(channel, key).await? {
@@ -237,6 +242,11 @@ impl Engine {
 
     pub fn subscribe(&self, conversation_id: i64) -> Subscription {
         self.hub.subscribe(Topic::Conversation(conversation_id))
+    }
+
+    /// Subscribes to any hub topic (a channel's outbox, the queue).
+    pub fn subscribe_topic(&self, topic: Topic) -> Subscription {
+        self.hub.subscribe(topic)
     }
 
     /// Relays a typing indicator to the other side of the conversation (not stored).

@@ -6,6 +6,9 @@
 //! - [`store`]: one storage interface over SQLite and PostgreSQL.
 //! - [`hub`]: the realtime event bus channels and the console subscribe to.
 //! - [`server`]: axum routes and the widget's websocket channel, thin adapters over the engine.
+//! - [`surveys`]: CSAT and NPS answers, whatever the channel.
+//! - [`linking`]: one-time codes that join a customer's identities across channels.
+//! - [`telegram`]: the Telegram channel (teloxide), a thin adapter over the engine.
 //! - [`config`]: settings from file, environment and flags.
 //! - [`app`]: wiring it all together for the binary and the tests.
 //! - [`bench`]: the widget load generator behind `hark bench widget`.
@@ -20,7 +23,10 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod hub;
+pub mod linking;
 pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod surveys;
+pub mod telegram;
 pub mod value;

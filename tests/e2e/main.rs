@@ -7,5 +7,6 @@ mod console;
 mod console_browser;
 mod handoff;
 mod store;
+mod telegram;
 mod value;
 mod widget;

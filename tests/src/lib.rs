@@ -26,6 +26,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod browser;
 pub mod console;
+pub mod telegram;
 
 /// Whether this run must prove everything (set by `.ci/run`).
 pub fn in_ci() -> bool {
@@ -99,6 +100,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub db: TestDb,
+    telegram: Option<hark_bot::telegram::TelegramSettings>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -114,6 +116,8 @@ pub struct AppOptions {
     pub value: hark_bot::value::ValueSettings,
     /// Escalation policy, business hours, auto-assignment.
     pub handoff: hark_bot::config::HandoffSettings,
+    /// Run the Telegram channel with these settings (against [`telegram::FakeTelegram`]).
+    pub telegram: Option<hark_bot::telegram::TelegramSettings>,
 }
 
 impl Default for AppOptions {
@@ -124,6 +128,7 @@ impl Default for AppOptions {
             demo_kb: true,
             value: hark_bot::value::ValueSettings::default(),
             handoff: hark_bot::config::HandoffSettings::default(),
+            telegram: None,
         }
     }
 }
@@ -150,6 +155,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         demo_kb,
         value,
         handoff,
+        telegram,
         ..
     } = options;
     if demo_kb {
@@ -165,6 +171,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         limits,
         value,
         handoff,
+        telegram: telegram.clone(),
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -177,6 +184,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         addr,
         state,
         db,
+        telegram,
         shutdown: Some(tx),
         handle: Some(handle),
     })
@@ -239,11 +247,13 @@ impl TestApp {
 
     /// Stops this server and starts a new one on the same database (a restart).
     pub async fn restart(self) -> anyhow::Result<TestApp> {
+        let telegram = self.telegram.clone();
         let db = self.stop().await?;
         start(
             db,
             AppOptions {
                 demo_kb: false,
+                telegram,
                 ..AppOptions::default()
             },
         )

@@ -63,6 +63,8 @@ pub struct AppState {
     pub tracker: TaskTracker,
     /// Customer value scores and outreach.
     pub value: crate::value::ValueService,
+    /// The Telegram channel, when a bot token is configured (its webhook route needs it).
+    pub telegram: Option<Arc<crate::telegram::Telegram>>,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             value: crate::value::ValueService::default(),
+            telegram: None,
         }
     }
 
@@ -158,6 +161,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/widget", get(widget::upgrade))
         .merge(api::routes())
         .merge(console::routes())
+        .route(
+            "/telegram/webhook",
+            axum::routing::post(crate::telegram::webhook::receive),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

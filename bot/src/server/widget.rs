@@ -57,9 +57,18 @@ enum ClientFrame {
     Typing {
         active: bool,
     },
+    /// Asks for a one-time code to continue this conversation's customer in Telegram.
+    LinkTelegram,
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "message", "choose", "handoff", "typing"];
+const CLIENT_TYPES: &[&str] = &[
+    "hello",
+    "message",
+    "choose",
+    "handoff",
+    "typing",
+    "link_telegram",
+];
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -99,6 +108,10 @@ enum ServerFrame<'a> {
     Typing {
         author: Author,
         active: bool,
+    },
+    LinkCode {
+        code: &'a str,
+        expires_in: u64,
     },
     Error {
         code: &'static str,
@@ -309,6 +322,7 @@ impl Connection {
                 article_id,
             } => (client_id, CustomerInput::Choose { article_id }),
             ClientFrame::Handoff { client_id } => (client_id, CustomerInput::AskForPerson),
+            ClientFrame::LinkTelegram => return self.link_code(conversation_id).await,
         };
         let client_id =
             ClientId::parse(&client_id).map_err(|e| Refusal::new("bad_request", e.to_string()))?;
@@ -414,6 +428,28 @@ impl Connection {
             .map_err(|()| closed())?;
         }
         Ok(())
+    }
+
+    /// Issues a one-time code the customer sends to the Telegram bot (`/link CODE`).
+    async fn link_code(&mut self, conversation_id: i64) -> Result<(), Refusal> {
+        let store = self.state.engine.store().clone();
+        let internal = |e: crate::store::StoreError| {
+            tracing::error!(error = ?e, "issuing a link code failed");
+            Refusal::new("internal", "could not issue a code; try again")
+        };
+        let conversation = store
+            .conversation(conversation_id)
+            .await
+            .map_err(internal)?;
+        let code = crate::linking::issue(&store, conversation.customer_id)
+            .await
+            .map_err(internal)?;
+        self.send(&ServerFrame::LinkCode {
+            code: &code.code,
+            expires_in: code.expires_in.as_secs(),
+        })
+        .await
+        .map_err(|()| Refusal::new("internal", "socket closed"))
     }
 
     async fn on_update(&mut self, update: Result<HubEvent, RecvError>) -> Result<Flow, ()> {
@@ -552,6 +588,7 @@ mod tests {
             code(br#"{"type":"message","client_id":"a","text":"hi"}"#),
             "ok"
         );
+        assert_eq!(code(br#"{"type":"link_telegram"}"#), "ok");
         assert_eq!(code(b"not json"), "invalid_json");
         assert_eq!(code(b"\xff\xfe"), "invalid_utf8");
         assert_eq!(code(br#"{"type":"launch"}"#), "unknown_type");

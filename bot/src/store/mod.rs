@@ -117,6 +117,10 @@ mod value;
 pub use value::{
     ContactRow, ExternalIdLink, NewValueRun, PurchaseRow, SentimentRow, WebhookAttempt,
 };
+mod surveys;
+mod telegram;
+
+pub use telegram::{LinkOutcome, OutboxMessage};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -561,3 +561,36 @@ pub struct SurveyAnswer {
     pub conversation_id: Option<i64>,
     pub created_at: i64,
 }
+
+text_enum! {
+    /// A survey: CSAT (1 to 5, after a resolved conversation) or NPS (0 to 10).
+    SurveyKind { Csat = "csat", Nps = "nps" }
+}
+
+/// A stored survey answer.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize)]
+pub struct SurveyResponse {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub kind: SurveyKind,
+    pub customer_id: i64,
+    pub conversation_id: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub comment_sentiment: Option<f64>,
+    pub created_at: i64,
+}
+
+/// A survey answer about to be stored (already validated by `crate::surveys`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSurveyResponse {
+    pub kind: SurveyKind,
+    pub customer_id: i64,
+    pub conversation_id: Option<i64>,
+    pub channel: Channel,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub comment_sentiment: Option<f64>,
+}
