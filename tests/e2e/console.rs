@@ -362,6 +362,28 @@ async fn customer_and_agent(engine: Engine) -> anyhow::Result<()> {
     }
     live.recv_until(|f| f["type"] == "queue_removed" && f["conversation_id"] == conversation_id)
         .await?;
+    // A task for the team, done from the console.
+    let task = app
+        .state
+        .engine
+        .store()
+        .create_task(&hark_bot::store::NewTask {
+            kind: "detractor_follow_up".into(),
+            customer_id: None,
+            conversation_id: Some(conversation_id),
+            title: "Call back".into(),
+            detail: json!({}),
+        })
+        .await?
+        .unwrap_or_default();
+    let (_, tasks) = agent.get("/api/tasks").await?;
+    assert_eq!(tasks["tasks"][0]["id"], task);
+    let done = format!("/api/tasks/{task}/done");
+    assert_eq!(
+        agent.post(&done, json!({})).await?.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(agent.post(&done, json!({})).await?.0, StatusCode::NOT_FOUND);
     let (_, metrics) = agent.get("/api/metrics?days=1").await?;
     assert_eq!(metrics["handoff_rate"], 1.0);
     assert_eq!(metrics["first_response_seconds"]["count"], 1);
@@ -417,6 +439,23 @@ async fn reconnects_on_either_side_lose_nothing() -> anyhow::Result<()> {
         .await?;
     let typing = live.recv_until(|f| f["type"] == "typing").await?;
     assert_eq!(typing["author"], "customer");
+
+    // And the other way: the agent's typing reaches the customer (raw frames: the test client's
+    // `recv` skips typing indicators).
+    live.send(json!({"type": "typing", "conversation_id": conversation_id, "active": true}))
+        .await?;
+    loop {
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = customer.recv_frame().await? {
+            let frame: Value = serde_json::from_str(&text)?;
+            if frame["type"] == "typing" {
+                assert_eq!(
+                    (frame["author"].as_str(), frame["active"].as_bool()),
+                    (Some("agent"), Some(true))
+                );
+                break;
+            }
+        }
+    }
 
     // The customer's socket drops; the agent replies meanwhile; on resume the reply is replayed.
     drop(customer);

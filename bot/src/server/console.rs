@@ -51,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/canned", get(canned))
         .route("/api/customers/{id}", get(customer))
         .route("/api/metrics", get(service_metrics))
+        .route("/api/tasks", get(open_tasks))
+        .route("/api/tasks/{id}/done", post(complete_task))
         .route("/api/staff", get(list_staff).post(add_staff))
         .route("/api/staff/{id}/disable", post(disable_staff))
         .route("/api/staff/{id}/enable", post(enable_staff))
@@ -541,6 +543,31 @@ async fn canned(
         .map(|a| json!({"article_id": a.id, "title": a.title, "text": a.answer}))
         .collect();
     Ok(Json(json!({"replies": replies})))
+}
+
+// ---- tasks ---------------------------------------------------------------------------------------
+
+/// Open tasks (at-risk outreach, detractor follow-ups, messages left after hours), oldest first.
+async fn open_tasks(
+    State(state): State<AppState>,
+    _session: StaffSession,
+) -> Result<Json<Value>, ApiError> {
+    let tasks = state.engine.store().open_tasks().await?;
+    Ok(Json(json!({"tasks": tasks})))
+}
+
+async fn complete_task(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = conversation_id(&id)?;
+    state
+        .engine
+        .store()
+        .complete_task(id, session.staff.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- the customer panel -----------------------------------------------------------------------
