@@ -95,6 +95,15 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .meta button{border:0;background:none;color:var(--err);text-decoration:underline;padding:0 2px;font-size:12px}
 .ev{align-self:center;font-size:13px;color:var(--mut);text-align:center;padding:2px 10px;max-width:94%;overflow-wrap:anywhere}
 .ev.j{color:var(--fg);font-weight:600}
+.csat{align-self:stretch;border:1px solid var(--line);border-radius:12px;padding:10px;display:flex;flex-direction:column;gap:8px}
+.csat-q{margin:0;font-weight:600}
+.csat-row{display:flex;gap:4px;flex-wrap:wrap}
+.csat-b{font:inherit;border:1px solid var(--line);background:var(--bg);color:var(--fg);border-radius:8px;padding:4px 6px;cursor:pointer}
+.csat-b[aria-pressed=true]{background:var(--a);color:var(--on);border-color:var(--a)}
+.csat-c{font:inherit;border:1px solid var(--fld);border-radius:8px;padding:6px;background:var(--bg);color:var(--fg);resize:vertical}
+.csat-s{font:inherit;align-self:flex-start;background:var(--a);color:var(--on);border:0;border-radius:8px;padding:6px 12px;cursor:pointer}
+.csat-s:disabled{opacity:.5;cursor:default}
+.csat button:focus-visible,.csat-c:focus-visible{outline:2px solid var(--ring);outline-offset:2px}
 .intro{align-self:flex-start;max-width:88%;padding:9px 13px;border-radius:16px 16px 16px 4px;background:var(--soft);overflow-wrap:anywhere}
 .sg{margin-top:8px;display:flex;flex-direction:column;align-items:flex-start;gap:6px;max-width:100%}
 .sg p{margin:0;font-size:13px;color:var(--mut)}
@@ -444,6 +453,52 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
     typingT = setTimeout(hideTyping, 15000);
   };
 
+  // ---- CSAT after a resolved conversation ---------------------------------------------------------
+  // Five labelled buttons (keyboard: Tab and Enter/Space), an optional comment, one answer.
+  let csatEl = null;
+  const CSAT = ['Very bad', 'Bad', 'OK', 'Good', 'Very good'];
+  const showCsat = (f) => {
+    if (csatEl) return;
+    const box = el('div', 'csat');
+    box.dataset.hark = 'csat';
+    box.setAttribute('role', 'group');
+    const q = el('p', 'csat-q', typeof f.question === 'string' ? f.question : 'How would you rate the help you got?');
+    q.id = 'hark-csat-q';
+    box.setAttribute('aria-labelledby', q.id);
+    const row = el('div', 'csat-row');
+    let picked = 0;
+    const comment = el('textarea', 'csat-c');
+    comment.rows = 2;
+    comment.maxLength = 1000;
+    comment.placeholder = 'Anything to add? (optional)';
+    comment.setAttribute('aria-label', 'Comment (optional)');
+    const submit = el('button', 'csat-s', 'Send rating');
+    submit.type = 'button';
+    submit.disabled = true;
+    CSAT.forEach((label, i) => {
+      const b = el('button', 'csat-b', '★'.repeat(i + 1));
+      b.type = 'button';
+      b.dataset.score = String(i + 1);
+      b.setAttribute('aria-label', `${i + 1} of 5: ${label}`);
+      b.setAttribute('aria-pressed', 'false');
+      b.onclick = () => {
+        picked = i + 1;
+        row.querySelectorAll('button').forEach((x) => x.setAttribute('aria-pressed', String(x === b)));
+        submit.disabled = false;
+      };
+      row.append(b);
+    });
+    submit.onclick = () => {
+      if (!picked) return;
+      const text = comment.value.trim();
+      if (raw({ type: 'csat', score: picked, comment: text || null })) submit.disabled = true;
+    };
+    box.append(q, row, comment, submit);
+    csatEl = box;
+    place(box, (lastId || 0) + 0.75);
+    toBottom();
+  };
+
   // ---- connection -------------------------------------------------------------------------------
   let ws = null, ready = false, attempt = 0, retryT = 0, helloT = 0, convId = null;
   const raw = (obj) => {
@@ -567,6 +622,13 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         break;
       case 'typing':
         showTyping(f.author, !!f.active);
+        break;
+      case 'survey':
+        if (f.kind === 'csat') showCsat(f);
+        break;
+      case 'survey_thanks':
+        if (csatEl) { csatEl.remove(); csatEl = null; }
+        event('Thank you for your rating!');
         break;
       case 'error':
         onError(f);

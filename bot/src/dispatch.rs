@@ -101,6 +101,8 @@ pub enum AgentFeed {
         staff_id: i64,
         presence: Presence,
     },
+    /// The feed fell behind and skipped items: consoles reload the queue over HTTP.
+    Resync,
 }
 
 /// The priority of a waiting conversation: higher first. Each part has a plain-words reason.
@@ -421,6 +423,7 @@ impl Dispatcher {
                     Ok(event) => feed.relay(event).await,
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "queue feed lagged; consoles reload");
+                        feed.publish(AgentFeed::Resync);
                         feed.inner.wake.notify_one();
                     }
                     Err(RecvError::Closed) => break,
@@ -454,6 +457,15 @@ impl Dispatcher {
             HubEvent::Message(message) => {
                 let conversation_id = message.conversation_id;
                 self.publish(AgentFeed::Message { message });
+                // Consoles count unread messages from the message itself; only a waiting
+                // conversation's place in the queue (its priority) can change with it.
+                let waiting = store
+                    .conversation(conversation_id)
+                    .await
+                    .is_ok_and(|c| c.state == ConversationState::Waiting);
+                if !waiting {
+                    return;
+                }
                 if let Ok(row) = store.queue_row(conversation_id).await {
                     self.publish(AgentFeed::Queue {
                         item: Box::new(queue_item(row, now_ms())),

@@ -352,3 +352,87 @@ async fn outside_business_hours_the_customer_can_leave_a_message_and_an_address(
     assert_eq!(store.open_tasks().await?.len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_resolved_conversation_asks_the_customer_for_csat_once() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (_, alex) = app
+        .add_staff(Role::Agent, "Alex Kim", "a long password")
+        .await?;
+    let engine = app.state.engine.clone();
+    let mut customer = app.widget().await?;
+    let welcome = customer.hello(None, None).await?;
+    let token = welcome["visitor_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let conversation_id = welcome["conversation_id"].as_i64().unwrap_or_default();
+    customer.ask("h1", "I want to talk to a person").await?;
+
+    // Rating before the conversation is resolved is refused.
+    customer
+        .send_json(serde_json::json!({"type": "csat", "score": 5}))
+        .await?;
+    let refused = customer.recv_until("error").await?;
+    assert_eq!(
+        refused.last().map(|f| f["code"].clone()),
+        Some("bad_request".into())
+    );
+
+    engine.claim(conversation_id, &alex).await?;
+    engine.resolve(conversation_id, &alex).await?;
+    let survey = customer.recv_until("survey").await?;
+    let survey = survey.last().cloned().unwrap_or_default();
+    assert_eq!(
+        (survey["kind"].as_str(), survey["max"].as_u64()),
+        (Some("csat"), Some(5))
+    );
+
+    for bad in [
+        serde_json::json!({"type": "csat", "score": 6}),
+        serde_json::json!({"type": "csat", "score": 0}),
+        serde_json::json!({"type": "csat"}),
+        serde_json::json!({"type": "csat", "score": 4, "comment": "x".repeat(5000)}),
+    ] {
+        customer.send_json(bad.clone()).await?;
+        let error = customer.recv_until("error").await?;
+        assert_eq!(
+            error.last().map(|f| f["code"].clone()),
+            Some("bad_request".into()),
+            "{bad}"
+        );
+    }
+    customer
+        .send_json(serde_json::json!({"type": "csat", "score": 4, "comment": "quick and friendly"}))
+        .await?;
+    customer.recv_until("survey_thanks").await?;
+    customer
+        .send_json(serde_json::json!({"type": "csat", "score": 1}))
+        .await?;
+    let again = customer.recv_until("error").await?;
+    assert!(again.last().is_some_and(|f| {
+        f["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already")
+    }));
+
+    let store = engine.store();
+    let customer_id = store.conversation(conversation_id).await?.customer_id;
+    let answers = store.customer_surveys(customer_id).await?;
+    assert_eq!(answers.len(), 1);
+    assert_eq!((answers[0].kind.as_str(), answers[0].score), ("csat", 4));
+    assert_eq!(answers[0].comment.as_deref(), Some("quick and friendly"));
+
+    // Coming back later: the rated conversation does not ask again.
+    drop(customer);
+    let mut back = app.widget().await?;
+    back.hello(Some(&token), None).await?;
+    let frames = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        back.recv_until("survey"),
+    )
+    .await;
+    assert!(!matches!(frames, Ok(Ok(_))), "no second survey: {frames:?}");
+    Ok(())
+}

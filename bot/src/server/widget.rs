@@ -5,6 +5,7 @@
 //! an idle connection small: the target is at most 16 KiB of server memory per idle socket.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{
@@ -20,7 +21,11 @@ use super::AppState;
 use super::error::ApiError;
 use crate::engine::{ClientId, CustomerInput, EngineError, MessageText};
 use crate::hub::{HubEvent, Subscription};
+use crate::store::SurveyKind;
 use crate::store::{Author, Channel, ConversationState, Message, SuggestedArticle};
+use crate::surveys::{Answer, Comment, Score, SurveyError, Surveys};
+
+const CSAT_QUESTION: &str = "How would you rate the help you got?";
 
 /// Largest frame the protocol accepts; larger ones get `frame_too_large` and the socket stays open.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -43,6 +48,12 @@ enum ClientFrame {
         #[serde(default)]
         last_seen_id: Option<i64>,
     },
+    /// The customer's rating of a resolved conversation (1-5) with an optional comment.
+    Csat {
+        score: i64,
+        #[serde(default)]
+        comment: Option<String>,
+    },
     Message {
         client_id: String,
         text: String,
@@ -62,6 +73,7 @@ enum ClientFrame {
 }
 
 const CLIENT_TYPES: &[&str] = &[
+    "csat",
     "hello",
     "message",
     "choose",
@@ -108,6 +120,17 @@ enum ServerFrame<'a> {
     Typing {
         author: Author,
         active: bool,
+    },
+    /// Asks the customer to rate the conversation that was just resolved.
+    Survey {
+        kind: &'static str,
+        question: &'static str,
+        min: u8,
+        max: u8,
+    },
+    /// The rating was recorded.
+    SurveyThanks {
+        kind: &'static str,
     },
     LinkCode {
         code: &'a str,
@@ -323,6 +346,9 @@ impl Connection {
             } => (client_id, CustomerInput::Choose { article_id }),
             ClientFrame::Handoff { client_id } => (client_id, CustomerInput::AskForPerson),
             ClientFrame::LinkTelegram => return self.link_code(conversation_id).await,
+            ClientFrame::Csat { score, comment } => {
+                return self.csat(conversation_id, score, comment).await;
+            }
         };
         let client_id =
             ClientId::parse(&client_id).map_err(|e| Refusal::new("bad_request", e.to_string()))?;
@@ -414,6 +440,11 @@ impl Connection {
                 .await
                 .map_err(|()| closed())?;
         }
+        if conversation.state == ConversationState::Resolved {
+            self.ask_csat(conversation.id)
+                .await
+                .map_err(|()| closed())?;
+        }
         if conversation.state == ConversationState::Waiting
             && let Some((position, wait)) = self.state.dispatcher.position(conversation.id)
         {
@@ -452,14 +483,88 @@ impl Connection {
         .map_err(|()| Refusal::new("internal", "socket closed"))
     }
 
+    fn surveys(&self) -> Surveys {
+        Surveys::new(
+            self.state.engine.store().clone(),
+            Arc::clone(self.state.engine.sentiment()),
+        )
+    }
+
+    /// Asks for CSAT when the conversation is resolved, not yet rated and the customer did not
+    /// opt out.
+    async fn ask_csat(&mut self, conversation_id: i64) -> Result<(), ()> {
+        match self.surveys().csat_due(conversation_id).await {
+            Ok(true) => {
+                self.send(&ServerFrame::Survey {
+                    kind: "csat",
+                    question: CSAT_QUESTION,
+                    min: 1,
+                    max: 5,
+                })
+                .await
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = ?e, conversation_id, "could not check the CSAT survey");
+                Ok(())
+            }
+        }
+    }
+
+    async fn csat(
+        &mut self,
+        conversation_id: i64,
+        score: i64,
+        comment: Option<String>,
+    ) -> Result<(), Refusal> {
+        let bad = |e: SurveyError| match e {
+            SurveyError::Store(inner) => {
+                tracing::error!(error = ?inner, "recording CSAT failed");
+                Refusal::new("internal", "the rating could not be stored; send it again")
+            }
+            other => Refusal::new("bad_request", other.to_string()),
+        };
+        let score = Score::parse(SurveyKind::Csat, score).map_err(bad)?;
+        let comment = match comment.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => Some(Comment::parse(text).map_err(bad)?),
+            _ => None,
+        };
+        let conversation = self
+            .state
+            .engine
+            .store()
+            .conversation(conversation_id)
+            .await
+            .map_err(|_| Refusal::new("internal", "try again"))?;
+        if conversation.state != ConversationState::Resolved {
+            return Err(Refusal::new(
+                "bad_request",
+                "only a resolved conversation can be rated",
+            ));
+        }
+        self.surveys()
+            .record(Answer {
+                customer_id: conversation.customer_id,
+                conversation_id: Some(conversation_id),
+                channel: Channel::Web,
+                score,
+                comment,
+            })
+            .await
+            .map_err(bad)?;
+        self.send(&ServerFrame::SurveyThanks { kind: "csat" })
+            .await
+            .map_err(|()| Refusal::new("internal", "socket closed"))
+    }
+
     async fn on_update(&mut self, update: Result<HubEvent, RecvError>) -> Result<Flow, ()> {
         match update {
             Ok(HubEvent::Message(message)) => self.send(&ServerFrame::message(&message)).await?,
             Ok(HubEvent::State {
+                conversation_id,
                 state,
                 reason,
                 agent_name,
-                ..
             }) => {
                 self.send(&ServerFrame::State {
                     state,
@@ -468,7 +573,10 @@ impl Connection {
                     queue_position: None,
                     estimated_wait_seconds: None,
                 })
-                .await?
+                .await?;
+                if state == ConversationState::Resolved {
+                    self.ask_csat(conversation_id).await?;
+                }
             }
             Ok(HubEvent::QueuePosition {
                 position,
