@@ -166,7 +166,9 @@ async fn an_agent_signs_in_takes_a_waiting_customer_replies_and_resolves() -> an
     assert_eq!(reply["author_name"], "Ana");
     wait_for(
         &page,
-        "document.querySelectorAll('#log .msg[data-author=agent]:not([data-local])').length === 1",
+        // One copy on screen, confirmed (by the reply's answer or the live copy, whichever
+        // comes first), not pending.
+        "document.querySelectorAll('#log .msg[data-author=agent]').length === 1 && !document.querySelector('#log .msg[data-pending], #log .msg[data-failed]') && document.querySelector('#log .msg[data-author=agent]').dataset.id !== undefined",
         WAIT,
     )
     .await?;
