@@ -190,19 +190,13 @@ struct AgentState {
     name: String,
     capacity: i64,
     sockets: usize,
+    /// What the agent chose; within the grace period after their last console closed they
+    /// still count as that.
     chosen: Presence,
     /// Bumped on every connect, so a pending offline timer knows it is stale.
     generation: u64,
     /// Order of the last auto-assignment (round robin: the longest-unassigned goes next).
     last_assigned: u64,
-}
-
-impl AgentState {
-    /// What the agent chose; within the grace period after their last console closed they
-    /// still count as that.
-    fn presence(&self) -> Presence {
-        self.chosen
-    }
 }
 
 struct Inner {
@@ -212,6 +206,9 @@ struct Inner {
     assign_seq: Mutex<u64>,
     wake: Notify,
     positions: Mutex<HashMap<i64, (u32, u64)>>,
+    /// The typical first response time and when it was computed (it moves slowly; the queue
+    /// is worked many times a second under load).
+    first_response: Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 /// The queue worker. Cheap to clone.
@@ -242,6 +239,7 @@ impl Dispatcher {
                 assign_seq: Mutex::new(0),
                 wake: Notify::new(),
                 positions: Mutex::new(HashMap::new()),
+                first_response: Mutex::new(None),
             }),
         }
     }
@@ -370,14 +368,14 @@ impl Dispatcher {
     pub fn presence(&self, staff_id: i64) -> Presence {
         self.agents()
             .get(&staff_id)
-            .map(AgentState::presence)
+            .map(|a| a.chosen)
             .unwrap_or(Presence::Offline)
     }
 
     pub fn online_count(&self) -> usize {
         self.agents()
             .values()
-            .filter(|a| a.presence() == Presence::Online)
+            .filter(|a| a.chosen == Presence::Online)
             .count()
     }
 
@@ -539,7 +537,7 @@ impl Dispatcher {
         let (id, agent) = agents
             .iter_mut()
             .filter(|(id, a)| {
-                a.presence() == Presence::Online && load.get(id).copied().unwrap_or(0) < a.capacity
+                a.chosen == Presence::Online && load.get(id).copied().unwrap_or(0) < a.capacity
             })
             .min_by_key(|(id, a)| (a.last_assigned, **id))?;
         let mut seq = self
@@ -558,6 +556,14 @@ impl Dispatcher {
     /// Publishes each waiting (not yet answered) conversation's place and estimated wait when
     /// it changed.
     async fn publish_positions(&self, waiting: &[QueueItem]) {
+        if waiting.is_empty() {
+            self.inner
+                .positions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            return;
+        }
         let per_reply = self.typical_first_response().await;
         let agents = self.online_count().max(1) as u64;
         let mut positions = self
@@ -586,8 +592,30 @@ impl Dispatcher {
         positions.retain(|id, _| seen.contains(id));
     }
 
-    /// Median first response time over the last day, in seconds (two minutes when unknown).
+    /// Median first response time over the last day, in seconds (two minutes when unknown),
+    /// recomputed at most once a minute.
     async fn typical_first_response(&self) -> u64 {
+        const FRESH: Duration = Duration::from_secs(60);
+        let cached = *self
+            .inner
+            .first_response
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((at, seconds)) = cached
+            && at.elapsed() < FRESH
+        {
+            return seconds;
+        }
+        let seconds = self.median_first_response().await;
+        *self
+            .inner
+            .first_response
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), seconds));
+        seconds
+    }
+
+    async fn median_first_response(&self) -> u64 {
         const DEFAULT: u64 = 120;
         let since = now_ms() - 24 * 3600 * 1000;
         let Ok(events) = self

@@ -51,6 +51,15 @@ impl AssignedBy {
     }
 }
 
+/// The conversation as a change left it.
+fn changed(applied: Applied) -> Result<Conversation> {
+    match applied {
+        Applied::Done { conversation, .. } => Ok(conversation),
+        // Only changes that store a message with a client id can be duplicates.
+        Applied::Duplicate { .. } => Err(EngineError::Busy),
+    }
+}
+
 /// How often a change is retried when the conversation changed under it.
 const RETRIES: usize = 4;
 
@@ -112,26 +121,26 @@ impl ConversationChange {
 impl Engine {
     /// Reloads the conversation and applies the change `plan` decides, retrying when another
     /// agent changed the conversation in between. `plan` returning `Ok(None)` means nothing to do.
+    /// `owner` is the agent who owns the conversation if the change gives it to them (their name
+    /// goes out with the new state).
     async fn change(
         &self,
         conversation_id: i64,
+        owner: Option<&Agent>,
         plan: impl Fn(&Conversation) -> Result<Option<ConversationChange>>,
-    ) -> Result<(Conversation, Applied)> {
+    ) -> Result<Applied> {
         for _ in 0..RETRIES {
             let conversation = self.store().conversation(conversation_id).await?;
             let Some(change) = plan(&conversation)? else {
-                return Ok((
-                    conversation.clone(),
-                    Applied::Done {
-                        conversation,
-                        message: None,
-                    },
-                ));
+                return Ok(Applied::Done {
+                    conversation,
+                    message: None,
+                });
             };
             match self.store().apply_change(&change).await {
                 Ok(applied) => {
-                    self.publish_change(&conversation, &applied);
-                    return Ok((conversation, applied));
+                    self.publish_change(&conversation, &applied, owner);
+                    return Ok(applied);
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -142,7 +151,7 @@ impl Engine {
 
     /// Publishes what an applied change stored: the message and, if state or owner changed, the
     /// new state (to the conversation, the queue and the channel's outbox).
-    fn publish_change(&self, before: &Conversation, applied: &Applied) {
+    fn publish_change(&self, before: &Conversation, applied: &Applied, owner: Option<&Agent>) {
         let Applied::Done {
             conversation,
             message,
@@ -154,7 +163,7 @@ impl Engine {
             self.publish_message(conversation, message.clone());
         }
         if before.state != conversation.state || before.assigned_to != conversation.assigned_to {
-            self.publish_state(conversation);
+            self.publish_state(conversation, owner);
         }
     }
 
@@ -175,31 +184,24 @@ impl Engine {
             .publish(Topic::Conversation(conversation.id), event);
     }
 
-    fn publish_state(&self, conversation: &Conversation) {
-        let hub = self.hub.clone();
-        let store = self.store().clone();
-        let conversation = conversation.clone();
-        // The agent's name is a lookup; publishing must not wait for the caller's next step.
-        let publish = move |agent_name: Option<String>| {
-            let event = HubEvent::State {
-                conversation_id: conversation.id,
-                state: conversation.state,
-                reason: conversation.handoff_reason.clone(),
-                agent_name,
-            };
-            hub.publish(Topic::Conversation(conversation.id), event.clone());
-            hub.publish(Topic::Outbox(conversation.channel), event.clone());
-            hub.publish(Topic::Queue, event);
+    fn publish_state(&self, conversation: &Conversation, owner: Option<&Agent>) {
+        let agent_name = owner
+            .filter(|a| {
+                conversation.state == ConversationState::Agent
+                    && conversation.assigned_to == Some(a.id)
+            })
+            .map(|a| a.name.clone());
+        let event = HubEvent::State {
+            conversation_id: conversation.id,
+            state: conversation.state,
+            reason: conversation.handoff_reason.clone(),
+            agent_name,
         };
-        match conversation.assigned_to {
-            Some(id) if conversation.state == ConversationState::Agent => {
-                tokio::spawn(async move {
-                    let name = store.staff(id).await.ok().map(|s| s.display_name);
-                    publish(name);
-                });
-            }
-            _ => publish(None),
-        }
+        self.hub
+            .publish(Topic::Conversation(conversation.id), event.clone());
+        self.hub
+            .publish(Topic::Outbox(conversation.channel), event.clone());
+        self.hub.publish(Topic::Queue, event);
     }
 
     /// The agent takes the conversation: from the queue, or over from the bot on their own
@@ -217,8 +219,8 @@ impl Engine {
         agent: &Agent,
         by: AssignedBy,
     ) -> Result<Conversation> {
-        let (_, applied) = self
-            .change(conversation_id, |c| {
+        let applied = self
+            .change(conversation_id, Some(agent), |c| {
                 match (c.state, c.assigned_to, by) {
                     (ConversationState::Resolved, _, _) => {
                         return Err(EngineError::Invalid("the conversation is resolved".into()));
@@ -249,10 +251,7 @@ impl Engine {
                 Ok(Some(change))
             })
             .await?;
-        match applied {
-            Applied::Done { conversation, .. } => Ok(conversation),
-            Applied::Duplicate { .. } => Err(EngineError::Busy),
-        }
+        changed(applied)
     }
 
     /// Transfers the conversation from its owner to another staff member.
@@ -281,8 +280,8 @@ impl Engine {
         client_id: &ClientId,
         text: MessageText,
     ) -> Result<Receipt> {
-        let (_, applied) = self
-            .change(conversation_id, |c| {
+        let applied = self
+            .change(conversation_id, Some(agent), |c| {
                 if c.assigned_to.is_some_and(|owner| owner != agent.id) {
                     return Err(EngineError::AlreadyAssigned);
                 }
@@ -324,8 +323,8 @@ impl Engine {
 
     /// Resolves the conversation. The channels then ask the customer for CSAT.
     pub async fn resolve(&self, conversation_id: i64, agent: &Agent) -> Result<Conversation> {
-        let (_, applied) = self
-            .change(conversation_id, |c| {
+        let applied = self
+            .change(conversation_id, None, |c| {
                 if c.state == ConversationState::Resolved {
                     return Ok(None);
                 }
@@ -347,16 +346,13 @@ impl Engine {
                 Ok(Some(change))
             })
             .await?;
-        match applied {
-            Applied::Done { conversation, .. } => Ok(conversation),
-            Applied::Duplicate { .. } => Err(EngineError::Busy),
-        }
+        changed(applied)
     }
 
     /// Gives the conversation back to the bot.
     pub async fn hand_back(&self, conversation_id: i64, agent: &Agent) -> Result<Conversation> {
-        let (_, applied) = self
-            .change(conversation_id, |c| {
+        let applied = self
+            .change(conversation_id, None, |c| {
                 match c.state {
                     ConversationState::Bot => return Ok(None),
                     ConversationState::Resolved => {
@@ -380,10 +376,7 @@ impl Engine {
                 Ok(Some(change))
             })
             .await?;
-        match applied {
-            Applied::Done { conversation, .. } => Ok(conversation),
-            Applied::Duplicate { .. } => Err(EngineError::Busy),
-        }
+        changed(applied)
     }
 
     /// Puts an agent's open conversations back in the queue (the agent went offline).
@@ -392,7 +385,7 @@ impl Engine {
         let mut moved = Vec::new();
         for id in ids {
             let result = self
-                .change(id, |c| {
+                .change(id, None, |c| {
                     if c.assigned_to != Some(staff_id)
                         || !matches!(
                             c.state,

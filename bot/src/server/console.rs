@@ -152,7 +152,9 @@ fn message_view(m: &Message) -> MessageView<'_> {
     }
 }
 
-fn conversation_id(raw: &str) -> Result<i64, ApiError> {
+/// A positive id from the path (conversation, staff member, customer, task); anything else is
+/// simply not found.
+fn path_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
@@ -333,7 +335,7 @@ async fn set_disabled(
     raw: &str,
     disabled: bool,
 ) -> Result<StatusCode, ApiError> {
-    let id = conversation_id(raw)?;
+    let id = path_id(raw)?;
     if disabled && id == owner.staff.id {
         return Err(ApiError::BadRequest("you cannot disable yourself".into()));
     }
@@ -397,7 +399,7 @@ async fn conversation(
     _session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     let item = item(&state, id).await?;
     let store = state.engine.store();
     let messages = store.messages_after(id, 0).await?;
@@ -416,7 +418,7 @@ async fn claim(
     session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<Json<QueueItem>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     state.engine.claim(id, &Agent::from(&session.staff)).await?;
     Ok(Json(item(&state, id).await?))
 }
@@ -434,7 +436,7 @@ async fn reply(
     Path(id): Path<String>,
     Json(body): Json<ReplyBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     let client_id = ClientId::parse(&body.client_id)?;
     let text = MessageText::parse(&body.text)?;
     let receipt = state
@@ -458,7 +460,7 @@ async fn note(
     Path(id): Path<String>,
     Json(body): Json<NoteBody>,
 ) -> Result<Json<crate::store::Note>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     let text = MessageText::parse(&body.text)?;
     let note = state
         .engine
@@ -479,7 +481,7 @@ async fn transfer(
     Path(id): Path<String>,
     Json(body): Json<TransferBody>,
 ) -> Result<Json<QueueItem>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     let to = state.engine.store().staff(body.to).await?;
     if to.disabled {
         return Err(ApiError::BadRequest("that user is disabled".into()));
@@ -496,7 +498,7 @@ async fn hand_back(
     session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<Json<QueueItem>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     state
         .engine
         .hand_back(id, &Agent::from(&session.staff))
@@ -509,7 +511,7 @@ async fn resolve(
     session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<Json<QueueItem>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     state
         .engine
         .resolve(id, &Agent::from(&session.staff))
@@ -561,7 +563,7 @@ async fn complete_task(
     session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     state
         .engine
         .store()
@@ -614,7 +616,7 @@ async fn customer(
     _session: StaffSession,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = conversation_id(&id)?;
+    let id = path_id(&id)?;
     Ok(Json(customer_panel(&state, id).await?))
 }
 

@@ -91,6 +91,13 @@ macro_rules! conversation_columns {
     };
 }
 
+/// The columns of [`Message`], in a literal so queries can `concat!` it.
+macro_rules! message_columns {
+    () => {
+        "id, conversation_id, author, body, client_id, article_id, sentiment, meta, created_at"
+    };
+}
+
 /// Inserts one metrics event with the given executor (a transaction or a connection).
 macro_rules! insert_event {
     ($executor:expr, $event:expr, $now:expr) => {{
@@ -358,8 +365,8 @@ impl Store {
     pub async fn messages_after(&self, conversation_id: i64, after: i64) -> Result<Vec<Message>> {
         let rows = on_pool!(self, pool => {
             sqlx::query_as::<_, Message>(
-                "SELECT id, conversation_id, author, body, client_id, article_id, sentiment, meta, created_at \
-                 FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id",
+                concat!("SELECT ", message_columns!(),
+                    " FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id"),
             )
             .bind(conversation_id)
             .bind(after)

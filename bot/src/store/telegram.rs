@@ -106,8 +106,7 @@ impl Store {
     pub async fn message(&self, id: i64) -> Result<Message> {
         on_pool!(self, pool => {
             sqlx::query_as::<_, Message>(
-                "SELECT id, conversation_id, author, body, client_id, article_id, sentiment, meta, created_at \
-                 FROM messages WHERE id = $1",
+                concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1"),
             )
             .bind(id)
             .fetch_optional(pool)
