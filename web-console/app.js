@@ -465,12 +465,10 @@
         me.presence = 'online';
         $('presence').value = 'online';
       }
+      // Whatever happened while the socket was down is in the database: catch up from there
+      // (the open conversation catches up when the server confirms the follow).
       if (cur) wsSend({ type: 'follow', conversation_id: cur.id });
-      // Whatever happened while the socket was down is in the database: catch up from there.
-      if (everOpen) {
-        loadQueue();
-        if (cur) refreshConversation();
-      }
+      if (everOpen) loadQueue();
       everOpen = true;
     };
     s.onmessage = (ev) => {
@@ -552,6 +550,12 @@
         }
         break;
       }
+      case 'following': // live messages flow from here on: load what was stored before them
+        if (cur && cur.id === Number(f.conversation_id)) {
+          const id = cur.id;
+          cur.loading = cur.loading.then(() => { if (cur && cur.id === id) return refreshConversation(); });
+        }
+        break;
       case 'resync': // the server dropped frames for this console: reload what is shown
         loadQueue();
         if (cur) refreshConversation();
@@ -625,7 +629,7 @@
   };
   const openConversation = async (id) => {
     if (cur) leaveConversation();
-    cur = { id, item: items.get(id) || null, shown: new Map(), notes: new Map(), customer: null, readUpTo: 0 };
+    cur = { id, item: items.get(id) || null, shown: new Map(), notes: new Map(), customer: null, readUpTo: 0, loading: Promise.resolve() };
     log.replaceChildren(el('p', 'loading', 'Loading the conversation…'));
     showError($('conv-error'), '');
     $('reply-text').value = '';
@@ -633,8 +637,11 @@
     closeCanned();
     renderHeader();
     renderQueue();
+    // The first load shows the conversation at once; the server's `following` answer then
+    // loads again (after this one) to catch messages stored before the follow took effect.
+    cur.loading = refreshConversation(true);
     wsSend({ type: 'follow', conversation_id: id });
-    await refreshConversation(true);
+    await cur.loading;
     loadStaff();
   };
   const refreshConversation = async (first) => {

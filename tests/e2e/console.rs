@@ -288,8 +288,7 @@ async fn customer_and_agent(engine: Engine) -> anyhow::Result<()> {
         authors.contains(&"bot") && authors.contains(&"customer") && authors.contains(&"system"),
         "{authors:?}"
     );
-    live.send(json!({"type": "follow", "conversation_id": conversation_id}))
-        .await?;
+    live.follow(conversation_id).await?;
 
     // The agent replies; the customer sees it with the agent's name; a retry is not a second message.
     let reply = json!({"client_id": "r1", "text": "Hello! Alex here."});
@@ -432,8 +431,7 @@ async fn reconnects_on_either_side_lose_nothing() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    live.send(json!({"type": "follow", "conversation_id": conversation_id}))
-        .await?;
+    live.follow(conversation_id).await?;
     customer
         .send_json(json!({"type": "typing", "active": true}))
         .await?;

@@ -132,6 +132,16 @@ impl ConsoleSocket {
         }
     }
 
+    /// Follows a conversation and waits until the server confirms: every message stored from
+    /// then on reaches this socket.
+    pub async fn follow(&mut self, conversation_id: i64) -> anyhow::Result<()> {
+        self.send(serde_json::json!({"type": "follow", "conversation_id": conversation_id}))
+            .await?;
+        self.recv_until(|f| f["type"] == "following" && f["conversation_id"] == conversation_id)
+            .await?;
+        Ok(())
+    }
+
     /// Frames until one matches `pred`; returns it.
     pub async fn recv_until(&mut self, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
         loop {

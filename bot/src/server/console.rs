@@ -722,7 +722,9 @@ async fn serve_socket(mut ws: WebSocket, state: AppState, staff: Staff, token: S
                 match serde_json::from_str::<ClientFrame>(&text) {
                     Ok(ClientFrame::Follow { conversation_id }) => {
                         followed = Some((conversation_id, state.engine.subscribe(conversation_id)));
-                        None
+                        // From here on every message of the conversation reaches this socket, so
+                        // a transcript loaded after this frame misses nothing.
+                        Some(json!({"type": "following", "conversation_id": conversation_id}))
                     }
                     Ok(ClientFrame::Unfollow) => {
                         followed = None;
