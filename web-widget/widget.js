@@ -104,6 +104,11 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
 .csat-s{font:inherit;align-self:flex-start;background:var(--a);color:var(--on);border:0;border-radius:8px;padding:6px 12px;cursor:pointer}
 .csat-s:disabled{opacity:.5;cursor:default}
 .csat button:focus-visible,.csat-c:focus-visible{outline:2px solid var(--ring);outline-offset:2px}
+.nps-row{display:flex;gap:3px;flex-wrap:wrap}
+.nps-row .csat-b{min-width:28px;padding:4px 0;text-align:center;flex:1 0 28px}
+.nps-ends{display:flex;justify-content:space-between;gap:8px;font-size:12px;color:var(--mut);margin-top:-4px}
+.csat-x{display:flex;gap:12px;flex-wrap:wrap}
+.csat-l{font:inherit;font-size:13px;border:0;background:none;color:var(--mut);text-decoration:underline;padding:0;cursor:pointer}
 .intro{align-self:flex-start;max-width:88%;padding:9px 13px;border-radius:16px 16px 16px 4px;background:var(--soft);overflow-wrap:anywhere}
 .sg{margin-top:8px;display:flex;flex-direction:column;align-items:flex-start;gap:6px;max-width:100%}
 .sg p{margin:0;font-size:13px;color:var(--mut)}
@@ -493,10 +498,106 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
       const text = comment.value.trim();
       if (raw({ type: 'csat', score: picked, comment: text || null })) submit.disabled = true;
     };
-    box.append(q, row, comment, submit);
+    box.append(q, row, comment, submit, surveyLinks('csat'));
     csatEl = box;
     place(box, (lastId || 0) + 0.75);
     toBottom();
+  };
+
+  // "No thanks" and "Don't ask me again" under a survey card.
+  const surveyLinks = (kind, askId) => {
+    const links = el('div', 'csat-x');
+    const no = el('button', 'csat-l', 'No thanks');
+    no.type = 'button';
+    no.onclick = () => raw(askId ? { type: 'survey_dismiss', kind, ask_id: askId } : { type: 'survey_dismiss', kind });
+    const never = el('button', 'csat-l', "Don't ask me again");
+    never.type = 'button';
+    never.onclick = () => raw({ type: 'survey_opt_out' });
+    links.append(no, never);
+    return links;
+  };
+
+  // ---- NPS: 0–10 with the scale's end labels, then the reason ------------------------------------
+  // The score goes out on the press; the server answers `survey_reason` with the follow-up.
+  // Keyboard: Tab reaches the scale, arrow keys (and Home/End) move along it, Enter/Space pick.
+  let npsEl = null, npsAsk = 0;
+  const showNps = (f) => {
+    if (npsEl || !(f.ask_id > 0)) return;
+    npsAsk = f.ask_id;
+    const box = el('div', 'csat');
+    box.dataset.hark = 'nps';
+    box.setAttribute('role', 'group');
+    const q = el('p', 'csat-q', typeof f.question === 'string' ? f.question : 'How likely are you to recommend us to a friend?');
+    q.id = 'hark-nps-q';
+    box.setAttribute('aria-labelledby', q.id);
+    const low = typeof f.min_label === 'string' ? f.min_label : 'Not at all likely';
+    const high = typeof f.max_label === 'string' ? f.max_label : 'Extremely likely';
+    const ends = el('div', 'nps-ends');
+    ends.id = 'hark-nps-ends';
+    ends.append(el('span', '', '0 = ' + low), el('span', '', '10 = ' + high));
+    const row = el('div', 'nps-row');
+    row.setAttribute('role', 'group');
+    row.setAttribute('aria-labelledby', q.id);
+    row.setAttribute('aria-describedby', ends.id);
+    const btns = [];
+    for (let i = 0; i <= 10; i++) {
+      const b = el('button', 'csat-b', String(i));
+      b.type = 'button';
+      b.dataset.score = String(i);
+      b.tabIndex = i === 0 ? 0 : -1;
+      b.setAttribute('aria-label', i === 0 ? `0 out of 10, ${low}` : i === 10 ? `10 out of 10, ${high}` : `${i} out of 10`);
+      b.setAttribute('aria-pressed', 'false');
+      b.onclick = () => {
+        if (!raw({ type: 'nps', ask_id: npsAsk, score: i })) return;
+        btns.forEach((x) => { x.setAttribute('aria-pressed', String(x === b)); x.disabled = true; });
+      };
+      btns.push(b);
+      row.append(b);
+    }
+    row.addEventListener('keydown', (ev) => {
+      const at = btns.indexOf(root.activeElement);
+      if (at < 0) return;
+      const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: 10 }[ev.key];
+      if (to == null) return;
+      ev.preventDefault();
+      const n = Math.max(0, Math.min(10, to));
+      btns.forEach((x, k) => { x.tabIndex = k === n ? 0 : -1; });
+      btns[n].focus();
+    });
+    box.append(q, row, ends, surveyLinks('nps', npsAsk));
+    npsEl = box;
+    place(box, (lastId || 0) + 0.8);
+    toBottom();
+  };
+  const npsReason = (f) => {
+    if (!npsEl || f.ask_id !== npsAsk) return;
+    const box = npsEl;
+    box.textContent = '';
+    const q = el('label', 'csat-q', typeof f.question === 'string' ? f.question : 'What is the main reason for your score?');
+    q.htmlFor = 'hark-nps-r';
+    const text = el('textarea', 'csat-c');
+    text.id = 'hark-nps-r';
+    text.rows = 2;
+    text.maxLength = 1000;
+    text.placeholder = 'Optional';
+    const send = el('button', 'csat-s', 'Send');
+    send.type = 'button';
+    send.onclick = () => {
+      const r = text.value.trim();
+      if (raw({ type: 'nps_reason', ask_id: npsAsk, reason: r || null })) send.disabled = true;
+    };
+    const skip = el('button', 'csat-l', 'Skip');
+    skip.type = 'button';
+    skip.onclick = () => raw({ type: 'nps_reason', ask_id: npsAsk, reason: null });
+    const links = el('div', 'csat-x');
+    links.append(send, skip);
+    box.append(q, text, links);
+    text.focus({ preventScroll: true });
+    toBottom();
+  };
+  const closeSurvey = (kind) => {
+    if ((kind === 'csat' || !kind) && csatEl) { csatEl.remove(); csatEl = null; }
+    if ((kind === 'nps' || !kind) && npsEl) { npsEl.remove(); npsEl = null; }
   };
 
   // ---- connection -------------------------------------------------------------------------------
@@ -625,10 +726,21 @@ display:flex;flex-direction:column;background:var(--bg);border-radius:16px;overf
         break;
       case 'survey':
         if (f.kind === 'csat') showCsat(f);
+        else if (f.kind === 'nps') showNps(f);
+        break;
+      case 'survey_reason':
+        npsReason(f);
         break;
       case 'survey_thanks':
-        if (csatEl) { csatEl.remove(); csatEl = null; }
-        event('Thank you for your rating!');
+        closeSurvey(f.kind === 'nps' ? 'nps' : 'csat');
+        event(f.kind === 'nps' ? 'Thank you for your feedback!' : 'Thank you for your rating!');
+        break;
+      case 'survey_closed':
+        closeSurvey(f.kind);
+        break;
+      case 'survey_opted_out':
+        closeSurvey();
+        event("OK, we won't ask you again.");
         break;
       case 'error':
         onError(f);

@@ -44,6 +44,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
         settings.limits,
     )
     .with_dispatch(settings.handoff.dispatch.clone())
+    .with_nps(settings.nps)
     .with_value(
         crate::value::ValueService::new(settings.value.clone())
             .context("configuring customer value")?,

@@ -81,6 +81,13 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     pub telegram_webhook_secret: Option<String>,
+    /// Days before a customer may be asked for NPS again (asked, answered or not) [default: 90]
+    #[arg(long, env = "HARK_NPS_PERIOD_DAYS", global = true)]
+    pub nps_period_days: Option<u64>,
+    /// Hours between runs of the NPS schedule (Telegram customers with consent); 0 turns it
+    /// off [default: 24]
+    #[arg(long, env = "HARK_NPS_SCHEDULE_HOURS", global = true)]
+    pub nps_schedule_hours: Option<u64>,
 }
 
 /// The config file's keys; every one is optional.
@@ -111,6 +118,8 @@ struct FileConfig {
     telegram_api_url: Option<String>,
     telegram_webhook_url: Option<String>,
     telegram_webhook_secret: Option<String>,
+    nps_period_days: Option<u64>,
+    nps_schedule_hours: Option<u64>,
 }
 
 /// Resolved settings.
@@ -127,6 +136,8 @@ pub struct Settings {
     pub telegram: Option<TelegramSettings>,
     /// Escalation policy, business hours and how the queue is worked.
     pub handoff: HandoffSettings,
+    /// NPS: the period between questions, the schedule.
+    pub nps: crate::surveys::nps::NpsSettings,
 }
 
 /// How conversations reach people.
@@ -148,6 +159,7 @@ impl Settings {
             None => FileConfig::default(),
         };
         let handoff = handoff_settings(args, &file)?;
+        let nps = nps_settings(args, &file)?;
         let data_dir = args
             .data_dir
             .clone()
@@ -226,6 +238,7 @@ impl Settings {
             value,
             handoff,
             telegram,
+            nps,
         })
     }
 }
@@ -249,6 +262,30 @@ fn handoff_settings(args: &ConfigArgs, file: &FileConfig) -> anyhow::Result<Hand
     }
     if let Some(seconds) = file.offline_grace_seconds {
         settings.dispatch.offline_grace = std::time::Duration::from_secs(seconds);
+    }
+    Ok(settings)
+}
+
+fn nps_settings(
+    args: &ConfigArgs,
+    file: &FileConfig,
+) -> anyhow::Result<crate::surveys::nps::NpsSettings> {
+    const DAY: u64 = 24 * 3600;
+    let mut settings = crate::surveys::nps::NpsSettings::default();
+    if let Some(days) = args.nps_period_days.or(file.nps_period_days) {
+        anyhow::ensure!(
+            (1..=3650).contains(&days),
+            "nps_period_days must be from 1 to 3650"
+        );
+        settings.period = std::time::Duration::from_secs(days * DAY);
+    }
+    match args.nps_schedule_hours.or(file.nps_schedule_hours) {
+        Some(0) => settings.schedule_every = None,
+        Some(hours) => {
+            settings.schedule_every =
+                Some(std::time::Duration::from_secs(hours.saturating_mul(3600)))
+        }
+        None => {}
     }
     Ok(settings)
 }
@@ -319,6 +356,32 @@ mod tests {
             Settings::resolve(&ConfigArgs::default())?
                 .value
                 .refresh_every,
+            Some(std::time::Duration::from_secs(24 * 3600))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn nps_keys_set_the_period_and_the_schedule() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hark.toml");
+        std::fs::write(&path, "nps_period_days = 30\nnps_schedule_hours = 0\n")?;
+        let mut args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        let s = Settings::resolve(&args)?;
+        assert_eq!(s.nps.period, std::time::Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(s.nps.schedule_every, None);
+        args.nps_period_days = Some(0);
+        assert!(Settings::resolve(&args).is_err(), "a period of 0 days");
+        let defaults = Settings::resolve(&ConfigArgs::default())?.nps;
+        assert_eq!(
+            defaults.period,
+            std::time::Duration::from_secs(90 * 24 * 3600)
+        );
+        assert_eq!(
+            defaults.schedule_every,
             Some(std::time::Duration::from_secs(24 * 3600))
         );
         Ok(())

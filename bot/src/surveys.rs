@@ -5,6 +5,8 @@
 //! parsed here (invalid values never reach the store), comments are scored with the engine's
 //! sentiment analyzer, and a customer who opted out is never asked nor recorded.
 
+pub mod nps;
+
 use std::sync::Arc;
 
 use feedback::sentiment::Analyzer;

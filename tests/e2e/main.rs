@@ -6,6 +6,7 @@ mod browser;
 mod console;
 mod console_browser;
 mod handoff;
+mod nps;
 mod store;
 mod telegram;
 mod value;

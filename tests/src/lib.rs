@@ -118,6 +118,8 @@ pub struct AppOptions {
     pub handoff: hark_bot::config::HandoffSettings,
     /// Run the Telegram channel with these settings (against [`telegram::FakeTelegram`]).
     pub telegram: Option<hark_bot::telegram::TelegramSettings>,
+    /// NPS period and schedule.
+    pub nps: hark_bot::surveys::nps::NpsSettings,
 }
 
 impl Default for AppOptions {
@@ -129,6 +131,7 @@ impl Default for AppOptions {
             value: hark_bot::value::ValueSettings::default(),
             handoff: hark_bot::config::HandoffSettings::default(),
             telegram: None,
+            nps: hark_bot::surveys::nps::NpsSettings::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         value,
         handoff,
         telegram,
+        nps,
         ..
     } = options;
     if demo_kb {
@@ -172,6 +176,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         value,
         handoff,
         telegram: telegram.clone(),
+        nps,
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;

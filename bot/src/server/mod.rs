@@ -65,10 +65,17 @@ pub struct AppState {
     pub value: crate::value::ValueService,
     /// The Telegram channel, when a bot token is configured (its webhook route needs it).
     pub telegram: Option<Arc<crate::telegram::Telegram>>,
+    /// NPS: when customers are asked, their answers, detractor tasks.
+    pub nps: crate::surveys::nps::Nps,
 }
 
 impl AppState {
     pub fn new(engine: Engine, limits: Limits) -> Self {
+        let nps = crate::surveys::nps::Nps::new(
+            engine.store().clone(),
+            Arc::clone(engine.sentiment()),
+            crate::surveys::nps::NpsSettings::default(),
+        );
         AppState {
             accounts: Accounts::new(engine.store().clone()),
             dispatcher: Dispatcher::new(engine.clone(), DispatchSettings::default()),
@@ -80,7 +87,18 @@ impl AppState {
             tracker: TaskTracker::new(),
             value: crate::value::ValueService::default(),
             telegram: None,
+            nps,
         }
+    }
+
+    /// NPS with these settings (period, schedule).
+    pub fn with_nps(mut self, settings: crate::surveys::nps::NpsSettings) -> Self {
+        self.nps = crate::surveys::nps::Nps::new(
+            self.engine.store().clone(),
+            Arc::clone(self.engine.sentiment()),
+            settings,
+        );
+        self
     }
 
     /// The customer value service, configured (webhook, schedule).

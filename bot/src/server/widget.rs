@@ -4,6 +4,8 @@
 //! subscription and the shutdown signal. One task (rather than split reader and writer tasks) keeps
 //! an idle connection small: the target is at most 16 KiB of server memory per idle socket.
 
+mod nps;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +72,25 @@ enum ClientFrame {
     },
     /// Asks for a one-time code to continue this conversation's customer in Telegram.
     LinkTelegram,
+    /// The customer's NPS score (0-10) for the question `ask_id`.
+    Nps {
+        ask_id: i64,
+        score: i64,
+    },
+    /// The reason for the NPS score; `null` (or absent) skips it.
+    NpsReason {
+        ask_id: i64,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// "No thanks" on a survey card (`ask_id` names the NPS question).
+    SurveyDismiss {
+        kind: SurveyKind,
+        #[serde(default)]
+        ask_id: Option<i64>,
+    },
+    /// "Don't ask me again": no more surveys or proactive messages.
+    SurveyOptOut,
 }
 
 const CLIENT_TYPES: &[&str] = &[
@@ -80,6 +101,10 @@ const CLIENT_TYPES: &[&str] = &[
     "handoff",
     "typing",
     "link_telegram",
+    "nps",
+    "nps_reason",
+    "survey_dismiss",
+    "survey_opt_out",
 ];
 
 #[derive(Debug, Serialize)]
@@ -121,17 +146,36 @@ enum ServerFrame<'a> {
         author: Author,
         active: bool,
     },
-    /// Asks the customer to rate the conversation that was just resolved.
+    /// Asks the customer to rate the conversation that was just resolved (CSAT), or how
+    /// likely they are to recommend us (NPS, with its `ask_id` and the scale's end labels).
     Survey {
         kind: &'static str,
         question: &'static str,
         min: u8,
         max: u8,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ask_id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min_label: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_label: Option<&'static str>,
+    },
+    /// The NPS score was recorded: the follow-up question (answer with `nps_reason`).
+    SurveyReason {
+        kind: &'static str,
+        ask_id: i64,
+        question: &'static str,
     },
     /// The rating was recorded.
     SurveyThanks {
         kind: &'static str,
     },
+    /// The survey card was dismissed.
+    SurveyClosed {
+        kind: &'static str,
+    },
+    /// The opt-out is stored: no more surveys.
+    SurveyOptedOut,
     LinkCode {
         code: &'a str,
         expires_in: u64,
@@ -231,6 +275,7 @@ pub async fn upgrade(
 /// Where a connection stands after `hello`.
 struct Session {
     conversation_id: i64,
+    customer_id: i64,
     updates: Subscription,
 }
 
@@ -316,13 +361,13 @@ impl Connection {
 
     async fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
         let frame = parse_frame(bytes)?;
-        let conversation_id = match (&frame, &self.session) {
+        let (conversation_id, customer_id) = match (&frame, &self.session) {
             (ClientFrame::Hello { .. }, Some(_)) => {
                 return Err(Refusal::new("bad_request", "hello was already sent"));
             }
-            (ClientFrame::Hello { .. }, None) => 0,
+            (ClientFrame::Hello { .. }, None) => (0, 0),
             (_, None) => return Err(Refusal::new("hello_required", "send hello first")),
-            (_, Some(session)) => session.conversation_id,
+            (_, Some(session)) => (session.conversation_id, session.customer_id),
         };
         let engine = self.state.engine.clone();
         let (client_id, input) = match frame {
@@ -349,6 +394,18 @@ impl Connection {
             ClientFrame::Csat { score, comment } => {
                 return self.csat(conversation_id, score, comment).await;
             }
+            ClientFrame::Nps { ask_id, score } => {
+                return self.nps_score(customer_id, ask_id, score).await;
+            }
+            ClientFrame::NpsReason { ask_id, reason } => {
+                return self.nps_reason(customer_id, ask_id, reason).await;
+            }
+            ClientFrame::SurveyDismiss { kind, ask_id } => {
+                return self
+                    .survey_dismiss(conversation_id, customer_id, kind, ask_id)
+                    .await;
+            }
+            ClientFrame::SurveyOptOut => return self.survey_opt_out(customer_id).await,
         };
         let client_id =
             ClientId::parse(&client_id).map_err(|e| Refusal::new("bad_request", e.to_string()))?;
@@ -418,6 +475,7 @@ impl Connection {
             .map_err(internal)?;
         self.session = Some(Session {
             conversation_id: conversation.id,
+            customer_id,
             updates,
         });
         let closed = || Refusal::new("internal", "socket closed");
@@ -440,10 +498,15 @@ impl Connection {
                 .await
                 .map_err(|()| closed())?;
         }
-        if conversation.state == ConversationState::Resolved {
-            self.ask_csat(conversation.id)
+        // One survey at a time: CSAT about a resolved conversation first; else the NPS
+        // question still open from an earlier visit, or a new one if due.
+        let asked_csat = conversation.state == ConversationState::Resolved
+            && self
+                .ask_csat(conversation.id)
                 .await
                 .map_err(|()| closed())?;
+        if !asked_csat {
+            self.offer_nps(&conversation).await.map_err(|()| closed())?;
         }
         if conversation.state == ConversationState::Waiting
             && let Some((position, wait)) = self.state.dispatcher.position(conversation.id)
@@ -491,8 +554,8 @@ impl Connection {
     }
 
     /// Asks for CSAT when the conversation is resolved, not yet rated and the customer did not
-    /// opt out.
-    async fn ask_csat(&mut self, conversation_id: i64) -> Result<(), ()> {
+    /// opt out. True when it asked.
+    async fn ask_csat(&mut self, conversation_id: i64) -> Result<bool, ()> {
         match self.surveys().csat_due(conversation_id).await {
             Ok(true) => {
                 self.send(&ServerFrame::Survey {
@@ -500,13 +563,17 @@ impl Connection {
                     question: CSAT_QUESTION,
                     min: 1,
                     max: 5,
+                    ask_id: None,
+                    min_label: None,
+                    max_label: None,
                 })
-                .await
+                .await?;
+                Ok(true)
             }
-            Ok(false) => Ok(()),
+            Ok(false) => Ok(false),
             Err(e) => {
                 tracing::warn!(error = ?e, conversation_id, "could not check the CSAT survey");
-                Ok(())
+                Ok(false)
             }
         }
     }
@@ -554,6 +621,9 @@ impl Connection {
             .map_err(bad)?;
         self.send(&ServerFrame::SurveyThanks { kind: "csat" })
             .await
+            .map_err(|()| Refusal::new("internal", "socket closed"))?;
+        self.offer_nps(&conversation)
+            .await
             .map_err(|()| Refusal::new("internal", "socket closed"))
     }
 
@@ -574,8 +644,19 @@ impl Connection {
                     estimated_wait_seconds: None,
                 })
                 .await?;
-                if state == ConversationState::Resolved {
-                    self.ask_csat(conversation_id).await?;
+                if state == ConversationState::Resolved && !self.ask_csat(conversation_id).await? {
+                    match self
+                        .state
+                        .engine
+                        .store()
+                        .conversation(conversation_id)
+                        .await
+                    {
+                        Ok(conversation) => self.offer_nps(&conversation).await?,
+                        Err(e) => {
+                            tracing::warn!(error = ?e, conversation_id, "reading a resolved conversation failed")
+                        }
+                    }
                 }
             }
             Ok(HubEvent::QueuePosition {

@@ -116,8 +116,10 @@ macro_rules! insert_event {
     }};
 }
 
+mod nps;
 mod queue;
 mod shared;
+pub use nps::{NewNpsAsk, NpsAsk, NpsHistory, NpsOccasion};
 mod staff;
 mod value;
 

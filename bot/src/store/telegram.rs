@@ -256,6 +256,7 @@ impl Store {
                         "UPDATE identities SET customer_id = $1 WHERE customer_id = $2",
                         "UPDATE survey_responses SET customer_id = $1 WHERE customer_id = $2",
                         "UPDATE events SET customer_id = $1 WHERE customer_id = $2",
+                        "UPDATE nps_asks SET customer_id = $1 WHERE customer_id = $2",
                     ] {
                         sqlx::query(sql).bind(target).bind(old).execute(&mut *tx).await?;
                     }
@@ -265,10 +266,13 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    // An opt-out given in either channel stands.
+                    // An opt-out given in either channel stands; so does an NPS question
+                    // asked in either (the later one counts for the period).
                     sqlx::query(
                         "UPDATE customers SET opted_out_at = COALESCE(opted_out_at, \
-                         (SELECT o.opted_out_at FROM customers o WHERE o.id = $2)) WHERE id = $1",
+                         (SELECT o.opted_out_at FROM customers o WHERE o.id = $2)), \
+                         nps_asked_at = (SELECT MAX(t) FROM (SELECT nps_asked_at AS t FROM \
+                         customers WHERE id IN ($1, $2)) AS asked) WHERE id = $1",
                     )
                     .bind(target)
                     .bind(old)

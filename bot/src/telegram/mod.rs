@@ -11,6 +11,7 @@
 //!
 //! *Architecture invariant*: nothing here decides what to answer; that is the engine's job.
 
+pub mod nps;
 mod outbox;
 pub mod send;
 mod updates;
@@ -47,6 +48,8 @@ pub enum TelegramError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Survey(#[from] crate::surveys::SurveyError),
+    #[error(transparent)]
+    Nps(crate::surveys::nps::NpsError),
 }
 
 /// How the channel is configured.
@@ -82,6 +85,7 @@ impl TelegramSettings {
 pub struct Telegram {
     engine: Engine,
     surveys: Surveys,
+    nps: crate::surveys::nps::Nps,
     sender: Sender,
     webhook_secret: Option<String>,
     /// Updates are handled one at a time (polling and webhook alike), so their effects happen in
@@ -109,6 +113,7 @@ pub async fn start(state: &AppState, settings: &TelegramSettings) -> anyhow::Res
     let engine = state.engine.clone();
     let telegram = Arc::new(Telegram {
         surveys: Surveys::new(engine.store().clone(), Arc::clone(engine.sentiment())),
+        nps: state.nps.clone(),
         engine,
         sender: Sender {
             bot,
@@ -151,6 +156,13 @@ pub async fn start(state: &AppState, settings: &TelegramSettings) -> anyhow::Res
     state
         .tracker
         .spawn(async move { outbox::run(me, shutdown).await });
+    if let Some(every) = state.nps.settings().schedule_every {
+        let me = Arc::clone(&telegram);
+        let shutdown = state.shutdown.clone();
+        state
+            .tracker
+            .spawn(async move { nps::run_schedule(me, shutdown, every).await });
+    }
     Ok(telegram)
 }
 

@@ -200,9 +200,7 @@ impl Delivery {
     async fn try_ask_csat(&self, conversation_id: i64) -> Result<(), TelegramError> {
         let store = self.telegram.engine.store();
         let conversation = store.conversation(conversation_id).await?;
-        if conversation.channel != Channel::Telegram
-            || !self.telegram.surveys.csat_due(conversation_id).await?
-        {
+        if conversation.channel != Channel::Telegram {
             return Ok(());
         }
         let Some(chat) = store
@@ -212,6 +210,20 @@ impl Delivery {
         else {
             return Ok(());
         };
+        if !self.telegram.surveys.csat_due(conversation_id).await? {
+            // Rated before (a reopened conversation): NPS may still be due, one question at
+            // a time as always. After a CSAT question, NPS follows its answer instead.
+            if conversation.state == ConversationState::Resolved {
+                self.telegram
+                    .ask_nps(
+                        chat,
+                        conversation.customer_id,
+                        crate::surveys::nps::Occasion::Resolved { conversation_id },
+                    )
+                    .await?;
+            }
+            return Ok(());
+        }
         if !store
             .claim_survey_prompt(SurveyKind::Csat, conversation_id, chat)
             .await?

@@ -12,6 +12,7 @@ use super::{Telegram, TelegramError};
 use crate::engine::{ClientId, CustomerInput, EngineError, MessageText};
 use crate::linking;
 use crate::store::{Channel, LinkOutcome, SurveyKind};
+use crate::surveys::nps::Occasion;
 use crate::surveys::{Answer, Score, SurveyError};
 
 /// The bot's fixed lines on Telegram.
@@ -60,6 +61,12 @@ pub(super) enum Press {
     Handoff { message_id: i64 },
     /// A CSAT score for a conversation.
     Csat { conversation_id: i64, score: i64 },
+    /// An NPS score (0-10) for the question `ask_id`.
+    Nps { ask_id: i64, score: i64 },
+    /// "No thanks" under the NPS question.
+    NpsDismiss { ask_id: i64 },
+    /// "Skip" under the NPS follow-up question.
+    NpsSkip { ask_id: i64 },
 }
 
 impl Press {
@@ -71,6 +78,9 @@ impl Press {
                 conversation_id,
                 score,
             } => format!("csat:{conversation_id}:{score}"),
+            Press::Nps { ask_id, score } => format!("nps:{ask_id}:{score}"),
+            Press::NpsDismiss { ask_id } => format!("npsx:{ask_id}"),
+            Press::NpsSkip { ask_id } => format!("npss:{ask_id}"),
         }
     }
 
@@ -88,10 +98,26 @@ impl Press {
                 conversation_id: c.parse().ok()?,
                 score: s.parse().ok()?,
             },
+            ("nps", Some(a), Some(s)) => Press::Nps {
+                ask_id: a.parse().ok()?,
+                score: s.parse().ok()?,
+            },
+            ("npsx", Some(a), None) => Press::NpsDismiss {
+                ask_id: a.parse().ok()?,
+            },
+            ("npss", Some(a), None) => Press::NpsSkip {
+                ask_id: a.parse().ok()?,
+            },
             _ => return None,
         };
         parts.next().is_none().then_some(press)
     }
+}
+
+/// The survey question that follows a press.
+enum NpsNext {
+    Question { conversation_id: i64 },
+    Reason { ask_id: i64 },
 }
 
 /// A command and its argument (`/start CODE`, `/link@shop_bot CODE`).
@@ -135,6 +161,11 @@ impl Telegram {
         if let Some((command, arg)) = parse_command(text) {
             return self.on_command(client_id, chat, &command, arg).await;
         }
+        // Right after an NPS score, the next plain message is the reason for it.
+        let customer = self.customer(chat).await?;
+        if self.take_nps_reason(chat, customer, text).await? {
+            return Ok(());
+        }
         let text = match MessageText::parse(text) {
             Ok(text) => text,
             Err(_) => return self.reply(chat, lines::TOO_LONG).await,
@@ -163,13 +194,23 @@ impl Telegram {
             }
             "help" => self.reply(chat, lines::HELP).await,
             "human" => {
+                let customer = self.customer(chat).await?;
+                self.forget_nps_reason(customer).await?;
                 self.turn(chat, client_id, CustomerInput::AskForPerson)
                     .await
             }
             "stop" => {
                 let customer = self.customer(chat).await?;
-                store.set_opted_out(customer, true).await?;
+                // Stores the opt-out and closes any open survey question.
+                self.nps
+                    .opt_out(customer)
+                    .await
+                    .map_err(TelegramError::Nps)?;
                 self.reply(chat, lines::STOPPED).await
+            }
+            "skip" => {
+                let customer = self.customer(chat).await?;
+                self.skip_command(chat, customer).await
             }
             "link" if arg.is_empty() => self.reply(chat, lines::LINK_USAGE).await,
             "link" => self.link(chat, arg).await,
@@ -247,6 +288,9 @@ impl Telegram {
         let customer = self.customer(chat).await?;
         let store = self.engine.store();
         let mut toast = None;
+        // What to ask once the press is answered: the NPS question after a CSAT rating, the
+        // reason after an NPS score.
+        let mut nps_next: Option<NpsNext> = None;
         let result = match press {
             None => {
                 toast = Some(lines::BUTTON_GONE);
@@ -268,7 +312,10 @@ impl Telegram {
                     Err(e) => Err(e),
                 };
                 match recorded {
-                    Ok(()) => toast = Some(lines::THANKS_FOR_RATING),
+                    Ok(()) => {
+                        toast = Some(lines::THANKS_FOR_RATING);
+                        nps_next = Some(NpsNext::Question { conversation_id });
+                    }
                     Err(SurveyError::AlreadyAnswered) => toast = Some(lines::ALREADY_RATED),
                     Err(
                         SurveyError::Invalid(_)
@@ -306,6 +353,22 @@ impl Telegram {
                 self.turn(chat, client_id, CustomerInput::AskForPerson)
                     .await
             }
+            Some(Press::Nps { ask_id, score }) => {
+                let (text, reason) = self.on_nps_press(customer, ask_id, score).await;
+                toast = Some(text);
+                if reason {
+                    nps_next = Some(NpsNext::Reason { ask_id });
+                }
+                Ok(())
+            }
+            Some(Press::NpsDismiss { ask_id }) => {
+                toast = Some(self.on_nps_dismiss(customer, ask_id).await);
+                Ok(())
+            }
+            Some(Press::NpsSkip { ask_id }) => {
+                toast = Some(self.on_nps_skip(chat, customer, ask_id).await);
+                Ok(())
+            }
         };
         // Always answer the press (it stops the button's spinner) and take the keyboard away:
         // each keyboard is good for one press.
@@ -331,6 +394,17 @@ impl Telegram {
                 tracing::warn!(error = %e, "removing a keyboard failed");
             }
         }
+        let next = match nps_next {
+            Some(NpsNext::Question { conversation_id }) => self
+                .ask_nps(chat, customer, Occasion::Resolved { conversation_id })
+                .await
+                .map(|_| ()),
+            Some(NpsNext::Reason { ask_id }) => self.ask_nps_reason(chat, ask_id).await,
+            None => Ok(()),
+        };
+        if let Err(e) = next {
+            tracing::warn!(error = %e, "asking the next survey question failed");
+        }
         result
     }
 
@@ -348,7 +422,7 @@ impl Telegram {
     }
 
     /// A direct reply that is not part of the conversation's history (greeting, help, errors).
-    async fn reply(&self, chat: i64, text: &str) -> Result<(), TelegramError> {
+    pub(super) async fn reply(&self, chat: i64, text: &str) -> Result<(), TelegramError> {
         self.sender.send_text(chat, text, None).await.map(|_| ())
     }
 }
@@ -369,6 +443,12 @@ mod tests {
                 conversation_id: 3,
                 score: 5,
             },
+            Press::Nps {
+                ask_id: 1_000_000_000_000,
+                score: 10,
+            },
+            Press::NpsDismiss { ask_id: 8 },
+            Press::NpsSkip { ask_id: 8 },
         ] {
             assert_eq!(Press::parse(&press.data()), Some(press.clone()));
             assert!(
@@ -376,7 +456,20 @@ mod tests {
                 "Telegram limits callback data to 64 bytes"
             );
         }
-        for bad in ["", "s:1", "s:x:1", "csat:1:2:3", "h", "h:1:2", "zz:1:1"] {
+        for bad in [
+            "",
+            "s:1",
+            "s:x:1",
+            "csat:1:2:3",
+            "h",
+            "h:1:2",
+            "zz:1:1",
+            "nps:1",
+            "nps:x:1",
+            "nps:1:2:3",
+            "npsx",
+            "npss:1:2",
+        ] {
             assert_eq!(Press::parse(bad), None, "{bad}");
         }
     }
