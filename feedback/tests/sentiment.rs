@@ -260,7 +260,11 @@ mod sentiment {
             if fields[0] != "phrase" || fields.len() < 4 {
                 continue;
             }
-            let valence: f64 = fields[2].parse().expect("valence");
+            // An unmet expectation ("used to be great") negates the praise after it.
+            let valence: f64 = match fields[2] {
+                "flip" => -1.0,
+                v => v.parse().expect("valence"),
+            };
             let (with, without) = (
                 analyzer.score(fields[3]).compound,
                 vader.score(fields[3]).compound,
@@ -400,6 +404,194 @@ mod sentiment {
         assert!(compound("Delivery was never on time.") < -0.05);
     }
 
+    fn label(text: &str) -> Label {
+        Analyzer::new().score(text).label
+    }
+
+    #[test]
+    fn unmet_expectations_negate_the_praise_after_them() {
+        for text in [
+            "I'm really disappointed, this used to be a great shop.",
+            "The quality used to be so good.",
+            "I was hoping for a better answer.",
+            "It would have been nice to get an update.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}: {}", compound(text));
+        }
+        // The praise itself, and praise in the next clause, stay praise.
+        assert_eq!(label("This is a great shop."), Label::Positive);
+        assert_eq!(
+            label("It used to be slow, now it's great."),
+            Label::Positive
+        );
+    }
+
+    #[test]
+    fn anchored_phrases_need_a_clause_start_or_a_sentence_end() {
+        // `^it @neg$`: a sentence of its own, not the start of a longer one.
+        let short = "I was told it would ship today. It didn't.";
+        assert_eq!(label(short), Label::Negative);
+        let line = |pattern: &str| {
+            let k = LEXICON
+                .lines()
+                .position(|l| l.starts_with(&format!("phrase\t{pattern}\t")))
+                .unwrap_or_else(|| panic!("no phrase {pattern}"));
+            format!("service_lexicon.tsv:{}", k + 1)
+        };
+        let it_didnt = line("^it|they|he|she|that|you|which|nobody @neg$");
+        assert!(rules(short).contains(&it_didnt));
+        assert!(!rules("It didn't fit, so I sent it back.").contains(&it_didnt));
+        // `$?`: "Hello?" on its own is impatience; "Hello, …" or "Hello." is a greeting.
+        assert_eq!(label("hello?? anyone there??"), Label::Negative);
+        assert_eq!(label("Hello, I have a question."), Label::Neutral);
+        assert_eq!(label("Hello. Do you ship to Spain?"), Label::Neutral);
+        // `^so much for` is sarcasm; "thank you so much for" is thanks.
+        assert_eq!(label("So much for next day delivery."), Label::Negative);
+        assert_eq!(
+            label("Right, so much for next day delivery."),
+            Label::Negative
+        );
+        assert_eq!(label("Thank you so much for the help."), Label::Positive);
+    }
+
+    #[test]
+    fn scare_quotes_turn_praise_and_promises_around() {
+        for text in [
+            "the \"fast\" delivery",
+            "Yeah, thanks for the \"fast\" delivery. Only took a month.",
+            "Your \u{201c}premium\u{201d} support is a script.",
+            "the 'express' option",
+        ] {
+            let a = Analyzer::new().analyze(text);
+            assert_eq!(a.scores.label, Label::Negative, "{text}: {a:?}");
+            assert!(
+                a.domain_rules.contains(&"scare-quotes".to_string()),
+                "{a:?}"
+            );
+        }
+        // Without quotes, or a capitalised label in quotes, nothing turns.
+        assert_eq!(label("the fast delivery"), Label::Positive);
+        assert_eq!(label("I clicked \"Great\" on the form."), Label::Positive);
+        assert!(!rules("The status says \"delivered\".").contains(&"scare-quotes".to_string()));
+    }
+
+    #[test]
+    fn thanks_next_to_a_complaint_is_politeness() {
+        for text in [
+            "Thanks for getting back to me. My refund still hasn't arrived.",
+            "Cheers for the help, still broken though.",
+            "I have been waiting for two weeks. Thank you.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}: {}", compound(text));
+        }
+        // A good outcome between the complaint and the thanks keeps the thanks.
+        for text in [
+            "It was late, but you kept me updated and it arrived safely, thank you.",
+            "The first delivery was late, but you made up for it with the voucher, thanks.",
+            "Thanks for your help!",
+        ] {
+            assert_eq!(label(text), Label::Positive, "{text}: {}", compound(text));
+        }
+    }
+
+    #[test]
+    fn sarcasm_after_oh_or_wow_needs_no_service_complaint() {
+        assert_eq!(
+            label("Oh perfect, the replacement is broken too."),
+            Label::Negative
+        );
+        assert_eq!(label("Oh perfect, that fixed it."), Label::Positive);
+        assert_eq!(label("Wow, what a great team."), Label::Positive);
+        // Without the lead, praise before a plain negative word is left to VADER.
+        assert_eq!(
+            label("Perfect, the broken part was replaced."),
+            Label::Positive
+        );
+    }
+
+    #[test]
+    fn sarcastic_thanks_and_praise_for_a_mishap() {
+        for text in [
+            "Thanks a lot for losing my package.",
+            "Cheers for nothing.",
+            "Thanks for absolutely nothing.",
+            "Great job losing my order for the second time.",
+            "Great service... if you like waiting three weeks for a reply.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}: {}", compound(text));
+        }
+        assert_eq!(label("Great job on the new app."), Label::Positive);
+        assert_eq!(label("Thanks a lot for your help."), Label::Positive);
+    }
+
+    #[test]
+    fn cancelling_is_a_request_unless_announced_or_explained_by_a_complaint() {
+        for text in [
+            "Please close my account.",
+            "I need to cancel my subscription please.",
+            "Please cancel my membership from next month.",
+            "I'd like to cancel my order, I found it cheaper elsewhere.",
+        ] {
+            assert_eq!(label(text), Label::Neutral, "{text}: {}", compound(text));
+        }
+        for text in [
+            "I'm cancelling my membership because of how this was handled.",
+            "I will cancel my subscription if this isn't fixed.",
+            "Please cancel my account, I'm done with this.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}: {}", compound(text));
+        }
+    }
+
+    #[test]
+    fn acknowledgements_stay_neutral() {
+        for text in [
+            "Thanks, I'll check my spam folder.",
+            "Thank you, I'll try again later.",
+            "Thanks, I'll wait for the courier then.",
+            "I'm happy to wait, just let me know when it's back in stock.",
+        ] {
+            assert_eq!(label(text), Label::Neutral, "{text}: {}", compound(text));
+        }
+        // A promise of loyalty is still praise.
+        assert_eq!(
+            label("Thanks, I'll definitely be ordering again!"),
+            Label::Positive
+        );
+    }
+
+    #[test]
+    fn a_word_may_stand_between_a_count_and_its_unit() {
+        for text in [
+            "Why does it take 5 business days just to answer an email?",
+            "I've now been waiting 10 working days for a reply.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}");
+        }
+        // Terms are still terms.
+        for text in [
+            "Refunds are processed within 5 working days.",
+            "Delivery takes 3 working days.",
+        ] {
+            assert!(rules(text).is_empty(), "{text}: {:?}", rules(text));
+        }
+    }
+
+    #[test]
+    fn promises_and_fixes_expected_are_not_fixes() {
+        // "it would be fixed" is a promise, not a good outcome.
+        for text in [
+            "I was told it would be fixed by now.",
+            "You said it would be here by Thursday. It wasn't.",
+            "The engineer was meant to come yesterday.",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}: {}", compound(text));
+        }
+        assert_eq!(label("The problem has been fixed."), Label::Positive);
+        // A mild cue is dropped in a how-to question.
+        assert_eq!(label("What is this button meant to do?"), Label::Neutral);
+    }
+
     #[test]
     fn neutral_requests_stay_neutral() {
         for text in [
@@ -482,6 +674,32 @@ mod sentiment {
         let missing =
             Analyzer::new().with_domain_lexicon_file(std::path::Path::new("/nonexistent/x.tsv"));
         assert!(matches!(missing, Err(SentimentError::Read { .. })));
+    }
+
+    #[test]
+    fn anchors_flip_polite_and_scare_lines_parse_or_fail_clearly() {
+        let good = temp_file(
+            "kinds.tsv",
+            "phrase\t^zorp$\t-1.5\tZorp.\nphrase\tonce upon$?\tflip\tOnce upon?\npolite\tmerci\nscare\tgratis\n",
+        );
+        let analyzer = Analyzer::new()
+            .with_domain_lexicon_file(&good)
+            .expect("valid file");
+        assert_eq!(analyzer.score("Zorp.").label, Label::Negative);
+        assert_eq!(analyzer.score("Zorp, I'm fine.").label, Label::Positive);
+        std::fs::remove_file(good).ok();
+        let bad = temp_file(
+            "kinds-bad.tsv",
+            "phrase\t^\t-1\nphrase\tx\tflipped\npolite\nscare\t|\n",
+        );
+        let err = Analyzer::new()
+            .with_domain_lexicon_file(&bad)
+            .expect_err("invalid file");
+        let SentimentError::InvalidLexicon { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems.len(), 4, "{err}");
+        std::fs::remove_file(bad).ok();
     }
 
     // ---- accuracy on customer-service messages ----------------------------------------------------

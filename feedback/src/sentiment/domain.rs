@@ -23,18 +23,29 @@
 //! | `unit` | `word\|word\|…`, minutes | duration words for the waiting-time rule |
 //! | `wait` | `word word…` | a cue that makes a nearby duration a waiting time ("on hold", "it's been") |
 //! | `sarcasm` | `word\|word\|…` | positive words read as sarcasm before a complaint in the same sentence |
+//! | `polite` | `word\|word\|…` | thanks and the like: politeness, not praise, next to a complaint |
+//! | `scare` | `word\|word\|…` | words that in lowercase scare quotes name a broken promise (`"express"`) |
 //!
 //! Pattern elements are separated by spaces: a word, `@class`, `#` (any number, digits or
 //! words), `#>=N`, alternatives joined by `|` (`order|package|@item`), an element suffixed with
-//! `?` is optional, and `~N` skips up to N tokens. A match never crosses a sentence end.
+//! `?` is optional, and `~N` skips up to N tokens. A match never crosses a sentence end. A
+//! pattern starting with `^` must open a clause; one ending in `$` must end its sentence, in
+//! `$?` a question. The valence `flip` marks an unmet expectation ("used to be great"): positive
+//! words in the rest of the clause are negated.
 //!
-//! Besides the data, four rules live in code, each with tests:
+//! Besides the data, these rules live in code, each with tests:
 //! - *phrases*: leftmost match wins; at one start the line listed first. A gap never skips a
 //!   negation, a booster before a phrase intensifies it, a negation shortly before flips it.
 //! - *waiting times*: a count and a unit ("45 minutes", "a couple of days") near a waiting cue
 //!   score `-0.8 · ln(minutes / 5)`, at most -2.5; "only 5 minutes", "within 30 days" do not.
 //! - *sarcasm*: a listed positive word that opens a sentence with a pause ("Great, …"), or is
-//!   followed by "how"/"that", or stands alone as an exclamation next to a complaint, flips.
+//!   followed by "how"/"that", or stands alone as an exclamation next to a complaint, flips;
+//!   after "oh", "wow", "yeah" any clearly negative word is complaint enough ("Oh perfect, the
+//!   replacement is broken too").
+//! - *scare quotes*: one to three lowercase words in quotes: praise in them is negated, and a
+//!   `scare` word in them is a complaint ('the "fast" delivery'). Capitalised quotes are labels.
+//! - *politeness*: a `polite` word before or after a complaint, with no good outcome in
+//!   between, carries nothing ("Thanks for the update. My refund still hasn't arrived.").
 //! - *questions*: positive words in a question carry nothing ("Is it dishwasher safe?"); a bare
 //!   "Thanks!" next to a question is politeness (`closing-thanks`); a how-to question without a
 //!   complaint names its topic rather than complaining (`how-to-question`).
@@ -49,6 +60,15 @@ use super::vader::{DOMAIN_UNKNOWN, FxMap, Marks, N_SCALAR, Token, WordMap};
 const SARCASM_WINDOW: usize = 20;
 /// A phrase at or below this valence is a complaint (for sarcasm and how-to questions).
 const COMPLAINT: f64 = -1.0;
+/// A phrase at or above this valence is a good outcome (it keeps thanks before it thanks).
+const GOOD: f64 = 1.0;
+/// Words that, a few tokens before a praise word, make it sarcastic before any negative word.
+const STRONG_LEADS: &[&str] = &["oh", "ohh", "wow", "gee", "yeah", "yay"];
+/// At most this many tokens in scare quotes, and the valence of a named promise in them.
+const SCARE_SPAN: usize = 3;
+const SCARE_VALENCE: f64 = -1.5;
+/// How many tokens after an unmet-expectation cue (`flip`) its clause may run.
+const FLIP_WINDOW: usize = 6;
 impl<'d> Fired<'d> {
     fn push(&mut self, rule: &'d RuleId) {
         self.count += 1;
@@ -111,7 +131,20 @@ enum Step {
 pub(crate) struct Phrase {
     steps: Vec<Step>,
     valence: f64,
+    /// `^`: the match must open a clause (sentence start or after `,` `:` `-`).
+    opens_clause: bool,
+    /// `$` / `$?`: the match must end its sentence (a question for `$?`).
+    ends: Option<SentenceEnd>,
+    /// Valence `flip`: positive words in the rest of the clause are unmet expectations
+    /// ("used to be great", "was hoping for a better answer") and are negated.
+    flip: bool,
     pub id: RuleId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SentenceEnd {
+    Any,
+    Question,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +170,10 @@ pub(crate) struct DomainLexicon {
     units: FxMap<Box<str>, Unit>,
     wait_cues: Vec<(Vec<Box<str>>, RuleId)>,
     sarcasm: FxMap<Box<str>, RuleId>,
+    /// Thanks and the like: politeness, not praise, when a complaint follows.
+    polite: FxMap<Box<str>, RuleId>,
+    /// Words that in scare quotes mean their opposite ("the \"express\" delivery").
+    scare: FxMap<Box<str>, RuleId>,
     /// Phrases whose first element can be a number.
     by_number: Vec<usize>,
     /// Per phrase, one bit per required element (see [`Entry::feat`]): the phrase can only
@@ -155,6 +192,7 @@ pub(crate) struct DomainLexicon {
     rule_question: RuleId,
     rule_closer: RuleId,
     rule_how_to: RuleId,
+    rule_scare: RuleId,
 }
 
 impl Default for DomainLexicon {
@@ -174,6 +212,8 @@ impl Default for DomainLexicon {
             units: FxMap::default(),
             wait_cues: Vec::new(),
             sarcasm: FxMap::default(),
+            polite: FxMap::default(),
+            scare: FxMap::default(),
             by_number: Vec::new(),
             required: Vec::new(),
             number_feat: Feat::default(),
@@ -183,6 +223,7 @@ impl Default for DomainLexicon {
             rule_question: rule("question-positive"),
             rule_closer: rule("closing-thanks"),
             rule_how_to: rule("how-to-question"),
+            rule_scare: rule("scare-quotes"),
         }
     }
 }
@@ -198,6 +239,9 @@ struct Entry {
     number: Option<f64>,
     unit: bool,
     sarcasm: bool,
+    polite: bool,
+    /// One of [`STRONG_LEADS`].
+    lead: bool,
     negation: bool,
     /// Some rule may start at this word.
     trigger: bool,
@@ -220,6 +264,9 @@ const QUICK_UNIT: u8 = 2;
 const QUICK_NUMBER: u8 = 4;
 /// Not a word flag: a token the pre-check cannot read (not ASCII).
 const QUICK_UNKNOWN: u8 = 8;
+/// A sarcasm word, and a strong lead ("oh", "wow"): together they may make sarcasm on their own.
+const QUICK_SARCASM: u8 = 16;
+const QUICK_LEAD: u8 = 32;
 
 /// A set of required pattern elements, one bit each (element index mod 512).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -256,6 +303,8 @@ struct WordIndex {
     first_of: Vec<usize>,
     unit: bool,
     sarcasm: bool,
+    polite: bool,
+    lead: bool,
     /// Value of a number word ("three" → 3).
     number: Option<f64>,
     /// "no", "nobody", "never"…: a negation for the gap and flip rules.
@@ -272,6 +321,8 @@ impl Default for WordIndex {
             first_of: Vec::new(),
             unit: false,
             sarcasm: false,
+            polite: false,
+            lead: false,
             number: None,
             negation: false,
             feat: Feat::default(),
@@ -368,10 +419,32 @@ impl DomainLexicon {
                 self.classes[idx].extend(words);
             }
             "phrase" => {
-                let steps = self.parse_pattern(field(1, "pattern")?)?;
-                let valence = parse_valence(field(2, "valence")?)?;
+                let pattern = field(1, "pattern")?;
+                let (pattern, opens_clause) = match pattern.strip_prefix('^') {
+                    Some(rest) => (rest, true),
+                    None => (pattern, false),
+                };
+                let (pattern, ends) = if let Some(rest) = pattern.strip_suffix("$?") {
+                    (rest, Some(SentenceEnd::Question))
+                } else if let Some(rest) = pattern.strip_suffix('$') {
+                    (rest, Some(SentenceEnd::Any))
+                } else {
+                    (pattern, None)
+                };
+                let steps = self.parse_pattern(pattern)?;
+                let (valence, flip) = match field(2, "valence")? {
+                    "flip" => (0.0, true),
+                    v => (parse_valence(v)?, false),
+                };
                 // Column 4, the example, is for the tests (each phrase must fire on it).
-                self.phrases.push(Phrase { steps, valence, id });
+                self.phrases.push(Phrase {
+                    steps,
+                    valence,
+                    opens_clause,
+                    ends,
+                    flip,
+                    id,
+                });
             }
             "unit" => {
                 let words = word_list(field(1, "unit words")?)?;
@@ -406,9 +479,19 @@ impl DomainLexicon {
                     self.sarcasm.insert(w, id.clone());
                 }
             }
+            "polite" => {
+                for w in word_list(field(1, "polite words")?)? {
+                    self.polite.insert(w, id.clone());
+                }
+            }
+            "scare" => {
+                for w in word_list(field(1, "scare-quote words")?)? {
+                    self.scare.insert(w, id.clone());
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown kind {other:?} (class, phrase, unit, wait, sarcasm)"
+                    "unknown kind {other:?} (class, phrase, unit, wait, sarcasm, polite, scare)"
                 ));
             }
         }
@@ -519,6 +602,12 @@ impl DomainLexicon {
         for w in self.sarcasm.keys() {
             index.entry(w.clone()).or_default().sarcasm = true;
         }
+        for w in self.polite.keys() {
+            index.entry(w.clone()).or_default().polite = true;
+        }
+        for w in STRONG_LEADS {
+            index.entry(Box::from(*w)).or_default().lead = true;
+        }
         for &(w, n) in NUMBER_WORDS {
             index.entry(Box::from(w)).or_default().number = Some(n);
         }
@@ -623,7 +712,9 @@ impl DomainLexicon {
                 feat,
                 flags: flag(!entry.first_of.is_empty(), QUICK_FIRST)
                     | flag(entry.unit, QUICK_UNIT)
-                    | flag(entry.number.is_some(), QUICK_NUMBER),
+                    | flag(entry.number.is_some(), QUICK_NUMBER)
+                    | flag(entry.sarcasm, QUICK_SARCASM)
+                    | flag(entry.lead, QUICK_LEAD),
             });
             self.slots
                 .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
@@ -647,6 +738,8 @@ impl DomainLexicon {
                 number: entry.number,
                 unit: entry.unit,
                 sarcasm: entry.sarcasm,
+                polite: entry.polite,
+                lead: entry.lead,
                 negation: entry.negation,
                 trigger: !entry.first_of.is_empty()
                     || entry.unit
@@ -666,16 +759,21 @@ impl DomainLexicon {
         }
     }
 
-    /// Index of the last token of a match of `steps` starting at `pos`, within `[pos, end)`.
+    /// Index of the last token of a match of `steps` starting at `pos`, within `[pos, end)`;
+    /// with `to_end`, only a match whose last token is `end - 1`.
     fn match_steps(
         &self,
         mut steps: &[Step],
         norms: &[Norm<'_, '_>],
         mut pos: usize,
         end: usize,
+        to_end: bool,
     ) -> Option<usize> {
         loop {
             let Some((step, rest)) = steps.split_first() else {
+                if to_end && pos != end {
+                    return None;
+                }
                 return pos.checked_sub(1);
             };
             match step {
@@ -696,7 +794,7 @@ impl DomainLexicon {
                         .take_while(|&skip| {
                             pos + skip <= end && (skip == 0 || !norms[pos + skip - 1].negation)
                         })
-                        .find_map(|skip| self.match_steps(rest, norms, pos + skip, end));
+                        .find_map(|skip| self.match_steps(rest, norms, pos + skip, end, to_end));
                 }
                 Step::Element {
                     alts,
@@ -704,9 +802,9 @@ impl DomainLexicon {
                 } => {
                     let here = (pos < end
                         && alts.iter().any(|a| self.atom_matches(a, &norms[pos])))
-                    .then(|| self.match_steps(rest, norms, pos + 1, end))
+                    .then(|| self.match_steps(rest, norms, pos + 1, end, to_end))
                     .flatten();
-                    return here.or_else(|| self.match_steps(rest, norms, pos, end));
+                    return here.or_else(|| self.match_steps(rest, norms, pos, end, to_end));
                 }
             }
         }
@@ -728,7 +826,7 @@ impl DomainLexicon {
         // elements some token matches, which flags any has, where phrases may start.
         let none = self.quick.len() - 1;
         let mut present = Feat::default();
-        let (mut flags, mut digit) = (0u8, false);
+        let (mut flags, mut digit, mut quoted) = (0u8, false, false);
         let mut starts = [0u32; MAX_STARTS];
         let mut n_starts = 0usize;
         for (i, t) in tokens.iter().enumerate() {
@@ -741,10 +839,15 @@ impl DomainLexicon {
                     0
                 };
             digit |= t.digit;
+            quoted |= quote_opened(t);
             starts[n_starts.min(MAX_STARTS - 1)] = i as u32;
             n_starts += usize::from(q.flags & QUICK_FIRST != 0);
         }
-        if flags & QUICK_UNKNOWN != 0 || n_starts > MAX_STARTS {
+        if flags & QUICK_UNKNOWN != 0
+            || n_starts > MAX_STARTS
+            || quoted
+            || flags & (QUICK_SARCASM | QUICK_LEAD) == QUICK_SARCASM | QUICK_LEAD
+        {
             return true;
         }
         if digit {
@@ -790,6 +893,7 @@ impl DomainLexicon {
         const COUNT_WORDS: &[&str] = &[
             "a", "an", "few", "several", "multiple", "many", "couple", "of", "for", "over", "in",
         ];
+        // "5 business days": the pre-check lets any such word count (a superset).
         let key = self.token_key(t, words);
         let word = normalize_cow(t.raw);
         key.digit
@@ -798,6 +902,7 @@ impl DomainLexicon {
                 .get(key.slot as usize)
                 .is_some_and(|e| e.number.is_some())
             || COUNT_WORDS.contains(&&*word)
+            || DURATION_ADJECTIVES.contains(&&*word)
     }
 
     /// The domain slot of a token's normalised word (see [`normalize_word`]) and whether that
@@ -899,6 +1004,8 @@ impl DomainLexicon {
             norms: norm_buffer,
             covered,
             complaints,
+            goods,
+            flips,
         } = scratch;
         // Words that need normalising beyond VADER's lowercasing (capitals, punctuation VADER
         // kept, curly apostrophes) go to one arena per message, not one String each.
@@ -914,6 +1021,7 @@ impl DomainLexicon {
         let mut norms: Vec<Norm<'_, '_>> = recycle_norms(std::mem::take(norm_buffer));
         norms.reserve(tokens.len());
         let (mut start, mut may_fire) = (0, false);
+        let (mut sarcasm, mut lead) = (false, false);
         for (k, t) in tokens.iter().enumerate() {
             // The analyzer's word map gives plain words their slot; odd ones are looked up here.
             let odd_word = if t.plain { None } else { odd.next() };
@@ -942,8 +1050,11 @@ impl DomainLexicon {
                 n.negation |= i.negation;
                 n.unit = i.unit;
                 may_fire |= i.trigger;
+                sarcasm |= i.sarcasm;
+                lead |= i.lead;
             }
             may_fire |= n.number.is_some() && !self.by_number.is_empty();
+            may_fire |= quote_opened(t);
             // Sentence bounds for every token: [start, end).
             n.sentence_start = start as u32;
             let ends = n.ends_sentence || k + 1 == tokens.len();
@@ -959,7 +1070,7 @@ impl DomainLexicon {
             }
         }
         // Nothing any rule could start from (and no question): leave VADER's valences alone.
-        if !may_fire {
+        if !(may_fire || sarcasm && lead) {
             *norm_buffer = recycle_norms(norms);
             return fired;
         }
@@ -970,6 +1081,8 @@ impl DomainLexicon {
         covered.clear();
         covered.resize(tokens.len(), false);
         complaints.clear(); // positions of negative events
+        goods.clear();
+        flips.clear();
         let mut k = 0;
         while k < tokens.len() {
             // At one start the phrase listed first wins: the file order is the priority.
@@ -997,14 +1110,20 @@ impl DomainLexicon {
                 if self.valences[p] > 0.0 && norms[k].question {
                     continue;
                 }
+                let phrase = &self.phrases[p];
+                if phrase.opens_clause && k > sentence_start(k) && !norms[k - 1].ends_clause {
+                    continue;
+                }
                 // The index only offers phrases whose first element matches this word.
-                let steps = &self.phrases[p].steps;
+                let (steps, to_end) = (&phrase.steps, phrase.ends.is_some());
                 let found = if first_known {
-                    self.match_steps(&steps[1..], &norms, k + 1, sentence_end(k))
+                    self.match_steps(&steps[1..], &norms, k + 1, sentence_end(k), to_end)
                 } else {
-                    self.match_steps(steps, &norms, k, sentence_end(k))
+                    self.match_steps(steps, &norms, k, sentence_end(k), to_end)
                 };
-                if let Some(last) = found {
+                if let Some(last) = found
+                    && (phrase.ends != Some(SentenceEnd::Question) || norms[last].question)
+                {
                     best = Some((last, p));
                 }
             }
@@ -1042,9 +1161,32 @@ impl DomainLexicon {
             // own: they neither make sarcasm nor keep a how-to question negative.
             if valence <= COMPLAINT {
                 complaints.push(last);
+            } else if valence >= GOOD {
+                goods.push(last);
+            }
+            if phrase.flip {
+                flips.push(last + 1);
             }
             fired.push(&phrase.id);
             k = last + 1;
+        }
+        // Unmet expectations ("used to be great", "I was hoping for a better answer"): positive
+        // words in the rest of the clause are negated as VADER negates, once every phrase is
+        // placed (a phrase after the cue may itself be praise: "used to be top notch").
+        for &from in flips.iter() {
+            let end = sentence_end(from.saturating_sub(1)).min(from + FLIP_WINDOW);
+            for j in from..end {
+                if sentiments[j] > 0.0 {
+                    sentiments[j] *= N_SCALAR;
+                    covered[j] = true;
+                    if sentiments[j] <= COMPLAINT {
+                        complaints.push(j);
+                    }
+                }
+                if norms[j].ends_clause {
+                    break;
+                }
+            }
         }
 
         // 2. Waiting times: a duration near a waiting cue.
@@ -1084,6 +1226,50 @@ impl DomainLexicon {
             complaints.push(k);
             fired.push(&unit.id);
             fired.push(cue_id);
+        }
+
+        // 3. Scare quotes: one to three lowercase words in quotes that praise or name a promise
+        //    ('the "fast" delivery', 'your "customer service"') mean the opposite. Capitalised
+        //    quotes are labels and citations ('press "OK"') and stay as they are.
+        let mut k = 0;
+        while k < tokens.len() {
+            if !quote_opened(&tokens[k]) {
+                k += 1;
+                continue;
+            }
+            let end = sentence_end(k).min(k + SCARE_SPAN);
+            let Some(close) = (k..end).find(|&j| closes_quote(tokens[j].raw, j == k)) else {
+                k += 1;
+                continue;
+            };
+            let lowercase = tokens[k..=close]
+                .iter()
+                .all(|t| !t.raw.bytes().any(|b| b.is_ascii_uppercase()));
+            let mut hit = false;
+            if lowercase {
+                // A praise phrase that starts in the quotes may put its valence just after them
+                // ('the "quick" reply').
+                let spill = if covered[close] { 2 } else { 0 };
+                for j in k..=(close + spill).min(sentence_end(k) - 1) {
+                    if (j <= close || covered[j]) && sentiments[j] > 0.0 {
+                        sentiments[j] *= N_SCALAR;
+                        hit = true;
+                    }
+                }
+                if !hit
+                    && sentiments[close] == 0.0
+                    && (k..=close).any(|j| self.scare.contains_key(norms[j].word))
+                {
+                    sentiments[close] = SCARE_VALENCE;
+                    hit = true;
+                }
+            }
+            if hit {
+                covered[k..=close].fill(true);
+                complaints.push(close);
+                fired.push(&self.rule_scare);
+            }
+            k = close + 1;
         }
 
         // Phrases and waits were found in two sweeps; sorted, a range check is a binary search.
@@ -1130,6 +1316,54 @@ impl DomainLexicon {
                     fired.push(id);
                 }
             }
+        }
+
+        // After "oh", "wow", "yeah"… the praise is sarcastic before any clearly negative word,
+        // not only a customer-service complaint: "Oh perfect, the replacement is broken too."
+        for j in 0..tokens.len() {
+            if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.sarcasm) {
+                continue;
+            }
+            let start = sentence_start(j);
+            let led =
+                (start.max(j.saturating_sub(3))..j).any(|i| STRONG_LEADS.contains(&norms[i].word));
+            if !led || !is_interjection(&norms, j, start) {
+                continue;
+            }
+            let end = sentence_end(j).min(j + 1 + SARCASM_WINDOW);
+            if (j + 1..end).any(|i| sentiments[i] <= COMPLAINT)
+                && let Some(id) = self.sarcasm.get(norms[j].word)
+            {
+                sentiments[j] = -sentiments[j];
+                covered[j] = true;
+                fired.push(id);
+            }
+        }
+
+        // Politeness next to a complaint is not praise: "Thanks for the quick reply, but my
+        // order still hasn't arrived", "Still no refund, thanks." A good outcome in between
+        // keeps the thanks ("It was late, but it arrived safely, thank you").
+        goods.sort_unstable();
+        let good_in = |range: std::ops::Range<usize>| {
+            let from = goods.partition_point(|&g| g < range.start);
+            goods.get(from).is_some_and(|&g| g < range.end)
+        };
+        let mut polite = None;
+        for j in 0..tokens.len() {
+            if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.polite) {
+                continue;
+            }
+            let at = complaints.partition_point(|&c| c < j);
+            let after = complaints.get(at).is_some_and(|&c| !good_in(j..c));
+            let before = at > 0 && !good_in(complaints[at - 1]..j);
+            if after || before {
+                sentiments[j] = 0.0;
+                covered[j] = true;
+                polite = self.polite.get(norms[j].word);
+            }
+        }
+        if let Some(id) = polite {
+            fired.push(id);
         }
 
         // 4. Questions ask, they do not praise: positive words in a question sentence carry no
@@ -1198,6 +1432,10 @@ struct Scratch {
     norms: Vec<Norm<'static, 'static>>,
     covered: Vec<bool>,
     complaints: Vec<usize>,
+    /// Positions of good outcomes ("problem solved", "works now").
+    goods: Vec<usize>,
+    /// The tokens right after each `flip` phrase.
+    flips: Vec<usize>,
 }
 
 /// Empties a buffer of [`Norm`]s so that it can hold those of another message: the allocation
@@ -1259,6 +1497,23 @@ fn is_exclamation(sentence: &[Norm<'_, '_>], at: usize) -> bool {
             .iter()
             .enumerate()
             .all(|(k, t)| k == at || FILLER.contains(&t.word))
+}
+
+/// A token that opens a quotation (`"fast`, `'premium`, `“express”`). VADER strips the ASCII
+/// punctuation of words longer than two letters, so only such tokens can open with `"` or `'`
+/// (a length compare before any byte is read: this runs on every token of the pre-check);
+/// curly quotes VADER keeps.
+#[inline]
+fn quote_opened(t: &Token<'_>) -> bool {
+    (t.raw.len() != t.lower.len() && t.raw.starts_with(['"', '\'']))
+        || (t.raw.as_bytes().first() == Some(&0xE2) && t.raw.starts_with(['\u{201c}', '\u{2018}']))
+}
+
+/// A token that closes a quotation, maybe before punctuation; `alone` when it also opened it
+/// (so the quote character must not be the same one).
+fn closes_quote(raw: &str, alone: bool) -> bool {
+    let tail = raw.trim_end_matches(['.', ',', '!', '?', ';', ':', ')']);
+    tail.ends_with(['"', '\'', '\u{201d}', '\u{2019}']) && (!alone || tail.chars().count() >= 3)
 }
 
 /// A sentence that only thanks: "Thanks!", "Thank you so much.", "Thanks for the email.".
@@ -1323,7 +1578,7 @@ fn is_interjection(norms: &[Norm<'_, '_>], j: usize, sentence_start: usize) -> b
     const FOLLOWS: &[&str] = &[
         "how", "that", "when", "being", "waiting", "getting", "having",
     ];
-    const BEFORE: &[&str] = &["oh", "ohh", "just", "wow", "gee"];
+    const BEFORE: &[&str] = &["oh", "ohh", "just", "wow", "gee", "yeah"];
     let opens = norms[sentence_start..j]
         .iter()
         .all(|t| LEADS.contains(&t.word));
@@ -1351,19 +1606,31 @@ fn quantity(norms: &[Norm<'_, '_>], k: usize, sentence_start: usize) -> Option<f
             ],
         )
     };
-    let p1 = prev(1)?;
+    // One word may stand between the count and the unit: "5 business days", "6 whole days".
+    let back = if before(prev(1), DURATION_ADJECTIVES) {
+        2
+    } else {
+        1
+    };
+    let p1 = prev(back)?;
     if let Some(n) = p1.number {
-        return (!framed_short(2)).then_some(n);
+        return (!framed_short(back + 1)).then_some(n);
     }
     match p1.word {
-        "a" | "an" => (!framed_short(2)).then_some(1.0),
+        "a" | "an" => (!framed_short(back + 1)).then_some(1.0),
         "few" | "several" | "multiple" | "many" => Some(3.0),
         "couple" => Some(2.0),
-        "of" if before(prev(2), &["couple"]) => Some(2.0),
+        "of" if before(prev(back + 1), &["couple"]) => Some(2.0),
         "for" | "over" | "in" if norms[k].word.ends_with('s') => Some(2.0),
         _ => None,
     }
 }
+
+/// Words between a count and a duration unit that keep it a duration.
+const DURATION_ADJECTIVES: &[&str] = &[
+    "business", "working", "calendar", "whole", "full", "entire", "long", "straight", "solid",
+    "more", "extra",
+];
 
 /// A token as the domain layer sees it.
 #[derive(Debug)]
@@ -1551,6 +1818,7 @@ mod tests {
         let mut texts: Vec<String> = [
             include_str!("../../data/sentiment/service_messages.tsv"),
             include_str!("../../data/sentiment/service_messages_dev.tsv"),
+            include_str!("../../data/sentiment/service_messages_heldout.tsv"),
         ]
         .iter()
         .flat_map(|f| f.lines())
