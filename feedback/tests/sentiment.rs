@@ -428,19 +428,6 @@ mod sentiment {
 
     #[test]
     fn anchored_phrases_need_a_clause_start_or_a_sentence_end() {
-        // `^it @neg$`: a sentence of its own, not the start of a longer one.
-        let short = "I was told it would ship today. It didn't.";
-        assert_eq!(label(short), Label::Negative);
-        let line = |pattern: &str| {
-            let k = LEXICON
-                .lines()
-                .position(|l| l.starts_with(&format!("phrase\t{pattern}\t")))
-                .unwrap_or_else(|| panic!("no phrase {pattern}"));
-            format!("service_lexicon.tsv:{}", k + 1)
-        };
-        let it_didnt = line("^it|they|he|she|that|you|which|nobody @neg$");
-        assert!(rules(short).contains(&it_didnt));
-        assert!(!rules("It didn't fit, so I sent it back.").contains(&it_didnt));
         // `$?`: "Hello?" on its own is impatience; "Hello, …" or "Hello." is a greeting.
         assert_eq!(label("hello?? anyone there??"), Label::Negative);
         assert_eq!(label("Hello, I have a question."), Label::Neutral);

@@ -267,6 +267,8 @@ const QUICK_UNKNOWN: u8 = 8;
 /// A sarcasm word, and a strong lead ("oh", "wow"): together they may make sarcasm on their own.
 const QUICK_SARCASM: u8 = 16;
 const QUICK_LEAD: u8 = 32;
+/// A `scare` word.
+const QUICK_SCARE: u8 = 64;
 
 /// A set of required pattern elements, one bit each (element index mod 512).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -305,6 +307,7 @@ struct WordIndex {
     sarcasm: bool,
     polite: bool,
     lead: bool,
+    scare: bool,
     /// Value of a number word ("three" → 3).
     number: Option<f64>,
     /// "no", "nobody", "never"…: a negation for the gap and flip rules.
@@ -323,6 +326,7 @@ impl Default for WordIndex {
             sarcasm: false,
             polite: false,
             lead: false,
+            scare: false,
             number: None,
             negation: false,
             feat: Feat::default(),
@@ -608,6 +612,9 @@ impl DomainLexicon {
         for w in STRONG_LEADS {
             index.entry(Box::from(*w)).or_default().lead = true;
         }
+        for w in self.scare.keys() {
+            index.entry(w.clone()).or_default().scare = true;
+        }
         for &(w, n) in NUMBER_WORDS {
             index.entry(Box::from(w)).or_default().number = Some(n);
         }
@@ -714,7 +721,8 @@ impl DomainLexicon {
                     | flag(entry.unit, QUICK_UNIT)
                     | flag(entry.number.is_some(), QUICK_NUMBER)
                     | flag(entry.sarcasm, QUICK_SARCASM)
-                    | flag(entry.lead, QUICK_LEAD),
+                    | flag(entry.lead, QUICK_LEAD)
+                    | flag(entry.scare, QUICK_SCARE),
             });
             self.slots
                 .insert(w, u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
@@ -839,7 +847,14 @@ impl DomainLexicon {
                     0
                 };
             digit |= t.digit;
-            quoted |= quote_opened(t);
+            // Scare quotes need lowercase praise or a `scare` word within the quotes' reach.
+            quoted |= ascii_quote_opened(t)
+                && tokens[i..tokens.len().min(i + SCARE_SPAN)].iter().any(|q| {
+                    !q.raw.bytes().any(|b| b.is_ascii_uppercase())
+                        && (q.lex().is_some_and(|v| v > 0.0)
+                            || self.quick[(q.domain as usize).min(none)].flags & QUICK_SCARE != 0
+                            || q.domain == DOMAIN_UNKNOWN)
+                });
             starts[n_starts.min(MAX_STARTS - 1)] = i as u32;
             n_starts += usize::from(q.flags & QUICK_FIRST != 0);
         }
@@ -859,7 +874,10 @@ impl DomainLexicon {
         if flags & QUICK_UNIT != 0
             && (1..tokens.len()).any(|i| {
                 self.quick[(tokens[i].domain as usize).min(none)].flags & QUICK_UNIT != 0
-                    && self.counts(&tokens[i - 1], words)
+                    && (self.counts(&tokens[i - 1], words)
+                        || (i >= 2
+                            && DURATION_ADJECTIVES.contains(&&*normalize_cow(tokens[i - 1].raw))
+                            && self.counts(&tokens[i - 2], words)))
             })
             && self.cue_masks.iter().any(|m| present.contains(m))
         {
@@ -893,7 +911,6 @@ impl DomainLexicon {
         const COUNT_WORDS: &[&str] = &[
             "a", "an", "few", "several", "multiple", "many", "couple", "of", "for", "over", "in",
         ];
-        // "5 business days": the pre-check lets any such word count (a superset).
         let key = self.token_key(t, words);
         let word = normalize_cow(t.raw);
         key.digit
@@ -902,7 +919,6 @@ impl DomainLexicon {
                 .get(key.slot as usize)
                 .is_some_and(|e| e.number.is_some())
             || COUNT_WORDS.contains(&&*word)
-            || DURATION_ADJECTIVES.contains(&&*word)
     }
 
     /// The domain slot of a token's normalised word (see [`normalize_word`]) and whether that
@@ -1021,7 +1037,7 @@ impl DomainLexicon {
         let mut norms: Vec<Norm<'_, '_>> = recycle_norms(std::mem::take(norm_buffer));
         norms.reserve(tokens.len());
         let (mut start, mut may_fire) = (0, false);
-        let (mut sarcasm, mut lead) = (false, false);
+        let (mut sarcasm, mut lead, mut polite, mut quoted) = (false, false, false, false);
         for (k, t) in tokens.iter().enumerate() {
             // The analyzer's word map gives plain words their slot; odd ones are looked up here.
             let odd_word = if t.plain { None } else { odd.next() };
@@ -1052,9 +1068,10 @@ impl DomainLexicon {
                 may_fire |= i.trigger;
                 sarcasm |= i.sarcasm;
                 lead |= i.lead;
+                polite |= i.polite;
             }
             may_fire |= n.number.is_some() && !self.by_number.is_empty();
-            may_fire |= quote_opened(t);
+            quoted |= quote_opened(t);
             // Sentence bounds for every token: [start, end).
             n.sentence_start = start as u32;
             let ends = n.ends_sentence || k + 1 == tokens.len();
@@ -1070,7 +1087,7 @@ impl DomainLexicon {
             }
         }
         // Nothing any rule could start from (and no question): leave VADER's valences alone.
-        if !(may_fire || sarcasm && lead) {
+        if !(may_fire || quoted || sarcasm && lead) {
             *norm_buffer = recycle_norms(norms);
             return fired;
         }
@@ -1231,7 +1248,7 @@ impl DomainLexicon {
         // 3. Scare quotes: one to three lowercase words in quotes that praise or name a promise
         //    ('the "fast" delivery', 'your "customer service"') mean the opposite. Capitalised
         //    quotes are labels and citations ('press "OK"') and stay as they are.
-        let mut k = 0;
+        let mut k = if quoted { 0 } else { tokens.len() };
         while k < tokens.len() {
             if !quote_opened(&tokens[k]) {
                 k += 1;
@@ -1320,7 +1337,7 @@ impl DomainLexicon {
 
         // After "oh", "wow", "yeah"… the praise is sarcastic before any clearly negative word,
         // not only a customer-service complaint: "Oh perfect, the replacement is broken too."
-        for j in 0..tokens.len() {
+        for j in 0..if sarcasm && lead { tokens.len() } else { 0 } {
             if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.sarcasm) {
                 continue;
             }
@@ -1343,13 +1360,19 @@ impl DomainLexicon {
         // Politeness next to a complaint is not praise: "Thanks for the quick reply, but my
         // order still hasn't arrived", "Still no refund, thanks." A good outcome in between
         // keeps the thanks ("It was late, but it arrived safely, thank you").
-        goods.sort_unstable();
+        if polite {
+            goods.sort_unstable();
+        }
         let good_in = |range: std::ops::Range<usize>| {
             let from = goods.partition_point(|&g| g < range.start);
             goods.get(from).is_some_and(|&g| g < range.end)
         };
-        let mut polite = None;
-        for j in 0..tokens.len() {
+        let mut polite_id = None;
+        for j in 0..if polite && !complaints.is_empty() {
+            tokens.len()
+        } else {
+            0
+        } {
             if covered[j] || sentiments[j] <= 0.0 || !norms[j].info.is_some_and(|i| i.polite) {
                 continue;
             }
@@ -1359,10 +1382,10 @@ impl DomainLexicon {
             if after || before {
                 sentiments[j] = 0.0;
                 covered[j] = true;
-                polite = self.polite.get(norms[j].word);
+                polite_id = self.polite.get(norms[j].word);
             }
         }
-        if let Some(id) = polite {
+        if let Some(id) = polite_id {
             fired.push(id);
         }
 
@@ -1499,14 +1522,22 @@ fn is_exclamation(sentence: &[Norm<'_, '_>], at: usize) -> bool {
             .all(|(k, t)| k == at || FILLER.contains(&t.word))
 }
 
+/// [`quote_opened`] for ASCII quotes only (the pre-check lets every non-ASCII token through).
+#[inline]
+fn ascii_quote_opened(t: &Token<'_>) -> bool {
+    t.raw.len() != t.lower.len() && matches!(t.raw.as_bytes().first(), Some(b'"' | b'\''))
+}
+
 /// A token that opens a quotation (`"fast`, `'premium`, `“express”`). VADER strips the ASCII
 /// punctuation of words longer than two letters, so only such tokens can open with `"` or `'`
 /// (a length compare before any byte is read: this runs on every token of the pre-check);
 /// curly quotes VADER keeps.
 #[inline]
 fn quote_opened(t: &Token<'_>) -> bool {
-    (t.raw.len() != t.lower.len() && t.raw.starts_with(['"', '\'']))
-        || (t.raw.as_bytes().first() == Some(&0xE2) && t.raw.starts_with(['\u{201c}', '\u{2018}']))
+    ascii_quote_opened(t)
+        || (!t.plain
+            && t.raw.as_bytes().first() == Some(&0xE2)
+            && t.raw.starts_with(['\u{201c}', '\u{2018}']))
 }
 
 /// A token that closes a quotation, maybe before punctuation; `alone` when it also opened it
