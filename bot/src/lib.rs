@@ -13,6 +13,7 @@
 //! - [`app`]: wiring it all together for the binary and the tests.
 //! - [`bench`]: the widget load generator behind `hark bench widget`.
 //! - [`value`]: customer value scores stored on a schedule, and outreach to customers at risk.
+//! - [`reports`]: the owners' reports (NPS, CSAT, value, service) for a period, and CSV.
 
 pub mod accounts;
 pub mod apikey;
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod hub;
 pub mod linking;
 pub mod metrics;
+pub mod reports;
 pub mod server;
 pub mod store;
 pub mod surveys;

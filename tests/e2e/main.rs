@@ -7,6 +7,7 @@ mod console;
 mod console_browser;
 mod handoff;
 mod nps;
+mod reports;
 mod store;
 mod telegram;
 mod value;

@@ -63,7 +63,7 @@ pub fn routes() -> Router<AppState> {
 // ---- pages -----------------------------------------------------------------------------------
 
 /// Pages get a strict content security policy: scripts only from this server, no inline code.
-fn page_headers() -> [(header::HeaderName, &'static str); 3] {
+pub(super) fn page_headers() -> [(header::HeaderName, &'static str); 3] {
     [
         (
             header::CONTENT_SECURITY_POLICY,

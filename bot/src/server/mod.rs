@@ -8,6 +8,7 @@ mod assets;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod reports;
 pub mod widget;
 
 use std::collections::HashMap;
@@ -179,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/widget", get(widget::upgrade))
         .merge(api::routes())
         .merge(console::routes())
+        .merge(reports::routes())
         .route(
             "/telegram/webhook",
             axum::routing::post(crate::telegram::webhook::receive),

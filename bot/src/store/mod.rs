@@ -118,8 +118,10 @@ macro_rules! insert_event {
 
 mod nps;
 mod queue;
+mod reports;
 mod shared;
 pub use nps::{NewNpsAsk, NpsAsk, NpsHistory, NpsOccasion};
+pub use reports::{AnsweredArticle, CustomerReportRow, ReportAnswer};
 mod staff;
 mod value;
 
