@@ -8,6 +8,7 @@ mod console_browser;
 mod handoff;
 mod nps;
 mod reports;
+mod reports_browser;
 mod store;
 mod telegram;
 mod value;
