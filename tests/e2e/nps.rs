@@ -696,3 +696,169 @@ async fn skip_ends_the_wait_for_a_reason_and_the_next_message_goes_to_the_bot() 
     );
     Ok(())
 }
+
+// ---- the widget's NPS card in a real browser --------------------------------------------------
+
+#[tokio::test]
+async fn the_nps_card_works_from_the_keyboard_in_a_browser() -> anyhow::Result<()> {
+    use hark_tests::browser::{TestBrowser, eval, wait_for};
+    const WAIT: Duration = Duration::from_secs(20);
+    const ROOT: &str = "document.querySelector('#hark-widget').shadowRoot";
+    let Some(browser) = TestBrowser::launch(1280, 900).await? else {
+        return Ok(());
+    };
+    let Some(app) = app_on(Engine::Sqlite).await? else {
+        return Ok(());
+    };
+    let (_, alex) = app.add_staff(Role::Agent, "Alex Kim", PASSWORD).await?;
+    let page = browser.open(&app.http_url("/")).await?;
+    wait_for(&page, "window.harkWidget", WAIT).await?;
+    eval(&page, "window.harkWidget.open()").await?;
+    wait_for(&page, "window.harkWidget.state().connected", WAIT).await?;
+    eval(
+        &page,
+        "window.harkWidget.send('I want to talk to a person')",
+    )
+    .await?;
+    wait_for(
+        &page,
+        "window.harkWidget.state().conversationState === 'waiting'",
+        WAIT,
+    )
+    .await?;
+    let conversation = eval(&page, "window.harkWidget.state().conversationId")
+        .await?
+        .as_i64()
+        .unwrap_or_default();
+    app.state.engine.claim(conversation, &alex).await?;
+    app.state.engine.resolve(conversation, &alex).await?;
+
+    // "No thanks" on the CSAT card makes room for the NPS card.
+    wait_for(
+        &page,
+        &format!("!!{ROOT}.querySelector('[data-hark=csat]')"),
+        WAIT,
+    )
+    .await?;
+    eval(
+        &page,
+        &format!("{ROOT}.querySelector('[data-hark=csat] .csat-l').click()"),
+    )
+    .await?;
+    wait_for(
+        &page,
+        &format!("!!{ROOT}.querySelector('[data-hark=nps]')"),
+        WAIT,
+    )
+    .await?;
+    assert_eq!(
+        eval(
+            &page,
+            &format!("!!{ROOT}.querySelector('[data-hark=csat]')")
+        )
+        .await?,
+        false
+    );
+    let labels = eval(
+        &page,
+        &format!("[...{ROOT}.querySelectorAll('[data-hark=nps] [data-score]')].map(b => b.getAttribute('aria-label'))"),
+    )
+    .await?;
+    let labels: Vec<String> = serde_json::from_value(labels)?;
+    assert_eq!(labels.len(), 11);
+    assert_eq!(labels[0], "0 out of 10, Not at all likely");
+    assert_eq!(labels[7], "7 out of 10");
+    assert_eq!(labels[10], "10 out of 10, Extremely likely");
+    let ends = eval(
+        &page,
+        &format!("{ROOT}.querySelector('[data-hark=nps] .nps-ends').textContent"),
+    )
+    .await?;
+    assert_eq!(ends, "0 = Not at all likely10 = Extremely likely");
+
+    // Keyboard: one tab stop on the scale; arrows move along it; End and Home jump.
+    let key = |k: &str| {
+        format!(
+            "{ROOT}.activeElement.dispatchEvent(new KeyboardEvent('keydown', {{key: '{k}', bubbles: true, composed: true}}))"
+        )
+    };
+    eval(
+        &page,
+        &format!("{ROOT}.querySelector('[data-hark=nps] [data-score=\"0\"]').focus()"),
+    )
+    .await?;
+    for _ in 0..7 {
+        eval(&page, &key("ArrowRight")).await?;
+    }
+    let focused = format!("{ROOT}.activeElement?.dataset.score");
+    assert_eq!(eval(&page, &focused).await?, "7");
+    eval(&page, &key("End")).await?;
+    assert_eq!(eval(&page, &focused).await?, "10");
+    eval(&page, &key("Home")).await?;
+    eval(&page, &key("ArrowLeft")).await?;
+    assert_eq!(eval(&page, &focused).await?, "0");
+    for _ in 0..7 {
+        eval(&page, &key("ArrowRight")).await?;
+    }
+    let stops = eval(
+        &page,
+        &format!("[...{ROOT}.querySelectorAll('[data-hark=nps] [data-score]')].filter(b => b.tabIndex === 0).map(b => b.dataset.score)"),
+    )
+    .await?;
+    assert_eq!(stops, json!(["7"]));
+    // Enter on a focused button activates it, as click() does.
+    eval(&page, &format!("{ROOT}.activeElement.click()")).await?;
+
+    // The reason, labelled by the follow-up question, then thanks.
+    wait_for(
+        &page,
+        &format!("!!{ROOT}.querySelector('#hark-nps-r')"),
+        WAIT,
+    )
+    .await?;
+    let label = eval(
+        &page,
+        &format!("{ROOT}.querySelector('label[for=hark-nps-r]').textContent"),
+    )
+    .await?;
+    assert_eq!(label, "What is the main reason for your score?");
+    assert_eq!(
+        eval(&page, &format!("{ROOT}.activeElement?.id")).await?,
+        "hark-nps-r"
+    );
+    eval(
+        &page,
+        &format!("(() => {{ const r = {ROOT}; r.querySelector('#hark-nps-r').value = 'Quick, but I had to ask twice'; r.querySelector('[data-hark=nps] .csat-s').click(); return true; }})()"),
+    )
+    .await?;
+    wait_for(
+        &page,
+        &format!("!{ROOT}.querySelector('[data-hark=nps]')"),
+        WAIT,
+    )
+    .await?;
+    let thanked = eval(
+        &page,
+        &format!("[...{ROOT}.querySelectorAll('[data-hark=event]')].some(e => e.textContent === 'Thank you for your feedback!')"),
+    )
+    .await?;
+    assert_eq!(thanked, true);
+    let store = app.state.engine.store();
+    let customer = store.conversation(conversation).await?.customer_id;
+    let answer = store
+        .latest_survey_response(SurveyKind::Nps, customer)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no NPS answer"))?;
+    assert_eq!(
+        (answer.score, answer.comment.as_deref()),
+        (7, Some("Quick, but I had to ask twice"))
+    );
+    assert!(
+        store
+            .survey_response(SurveyKind::Csat, conversation)
+            .await?
+            .is_none(),
+        "a dismissed CSAT card stores no rating"
+    );
+    browser.close().await
+}
