@@ -592,6 +592,7 @@
     if (m) view = 'conv';
     else if (h === '#/users' && isOwner()) view = 'users';
     else if (h === '#/metrics' && isOwner()) view = 'metrics';
+    else if (h === '#/learning' && isOwner()) view = 'learning';
     app.dataset.view = view;
     app.querySelectorAll('[data-nav]').forEach((a) => {
       if (a.dataset.nav === (view === 'conv' ? 'queue' : view)) a.setAttribute('aria-current', 'page');
@@ -603,12 +604,14 @@
     show($('panel'), view === 'conv');
     show($('users'), view === 'users');
     show($('metrics'), view === 'metrics');
+    show($('learning'), view === 'learning');
     if (view === 'conv') {
       const id = Number(m[1]);
       if (!cur || cur.id !== id) openConversation(id);
     } else leaveConversation();
     if (view === 'users') loadUsers();
     if (view === 'metrics') loadMetrics();
+    if (view === 'learning') loadLearningPage();
   };
   W.addEventListener('hashchange', route);
 
@@ -663,6 +666,7 @@
       renderHeader();
       renderPanel();
       markRead();
+      loadLinks();
       if (first) log.scrollTop = log.scrollHeight;
       setTimeout(() => log.setAttribute('aria-live', 'polite'), 0);
     } catch (e) {
@@ -764,6 +768,7 @@
     cur.shown.set(id, node);
     place(node, [num(m.created_at) || Date.now(), 0, id]);
     if (live) markRead();
+    if (live && m.author === 'agent') loadLinks();
   };
   const addNote = (n) => {
     if (!cur || !n || n.id == null || cur.notes.has(n.id)) return;
@@ -1286,6 +1291,189 @@
     }
   };
   $('metrics-days').addEventListener('change', loadMetrics);
+
+  // ---- learning: agents link articles to questions the bot did not answer ----------------------
+  // Which customer messages can be linked comes from the server (the bot did not answer them and
+  // an agent wrote after them); each gets a "Link article" button and its links so far.
+  let linksFor = 0;
+  const loadLinks = async () => {
+    if (!cur) return;
+    const id = cur.id;
+    linksFor = id;
+    let r;
+    try {
+      r = await api('GET', '/api/conversations/' + id + '/learning');
+    } catch (e) {
+      return; // the transcript works without it
+    }
+    if (!cur || cur.id !== id || linksFor !== id) return;
+    const linkable = new Set(Array.isArray(r.linkable) ? r.linkable.map(Number) : []);
+    const byMessage = new Map();
+    (Array.isArray(r.suggestions) ? r.suggestions : []).forEach((s) => {
+      const k = Number(s.message_id);
+      if (!byMessage.has(k)) byMessage.set(k, []);
+      byMessage.get(k).push(s);
+    });
+    cur.shown.forEach((node, mid) => {
+      const old = node.querySelector('.learn');
+      if (old) old.remove();
+      if (!linkable.has(mid) && !byMessage.has(mid)) return;
+      node.append(buildLinkBox(mid, byMessage.get(mid) || [], linkable.has(mid)));
+    });
+  };
+  const SUGGESTION_STATE = { pending: 'waiting for an owner', approved: 'approved', rejected: 'rejected' };
+  const buildLinkBox = (messageId, links, canLink) => {
+    const box = el('div', 'learn');
+    links.forEach((s) => box.append(el('p', 'aside', 'Linked to “' + (s.article_title || s.article_id) + '” by ' + (s.suggested_by_name || 'an agent') + ': ' + (SUGGESTION_STATE[s.state] || s.state))));
+    if (!canLink) return box;
+    const open = el('button', 'ghost small', 'Link article');
+    open.type = 'button';
+    open.setAttribute('aria-expanded', 'false');
+    const form = el('div', 'link-picker');
+    form.hidden = true;
+    const label = el('label', 'sr', 'Search the knowledge base for the article that answers this question');
+    const input = el('input');
+    input.type = 'search';
+    input.autocomplete = 'off';
+    input.placeholder = 'Search articles…';
+    input.id = 'link-q-' + messageId;
+    label.htmlFor = input.id;
+    const list = el('ul', 'link-list');
+    const status = el('p', 'hint');
+    status.setAttribute('role', 'status');
+    form.append(label, input, list, status);
+    open.addEventListener('click', () => {
+      form.hidden = !form.hidden;
+      open.setAttribute('aria-expanded', String(!form.hidden));
+      if (!form.hidden) {
+        const msg = cur && cur.shown.get(messageId);
+        if (!input.value && msg) input.value = (msg.querySelector('.text') || {}).textContent || '';
+        input.focus();
+        search();
+      }
+    });
+    let timer = null, seq = 0;
+    const search = async () => {
+      const q = input.value.trim();
+      const mine = ++seq;
+      if (!q) { list.replaceChildren(); status.textContent = ''; return; }
+      try {
+        const r = await api('GET', '/api/canned?q=' + encodeURIComponent(q));
+        if (mine !== seq) return;
+        const replies = Array.isArray(r.replies) ? r.replies : [];
+        status.textContent = replies.length ? '' : 'No article matches.';
+        list.replaceChildren(...replies.map((a) => {
+          const li = el('li');
+          const b = el('button', 'ghost', 'Link “' + (a.title || a.article_id) + '”');
+          b.type = 'button';
+          b.addEventListener('click', () => link(a.article_id, b));
+          li.append(b);
+          return li;
+        }));
+      } catch (e) {
+        if (mine === seq) status.textContent = errText(e);
+      }
+    };
+    input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(search, 200); });
+    const link = async (articleId, button) => {
+      if (!cur) return;
+      button.disabled = true;
+      try {
+        await api('POST', '/api/kb/suggestions', { conversation_id: cur.id, message_id: messageId, article_id: articleId });
+        toast('Article linked. An owner will approve or reject it.');
+        loadLinks();
+      } catch (e) {
+        button.disabled = false;
+        status.textContent = e.code === 'already_suggested' ? 'This question is already linked to that article.' : errText(e);
+      }
+    };
+    box.append(open, form);
+    return box;
+  };
+
+  // ---- owner: learning (pending links and the unanswered-questions report) --------------------
+  const loadLearningPage = () => { loadSuggestions(); loadUnanswered(); };
+  const loadSuggestions = async () => {
+    const list = $('suggestions-list');
+    try {
+      const r = await api('GET', '/api/kb/suggestions?state=pending');
+      showError($('suggestions-error'), '');
+      const rows = Array.isArray(r.suggestions) ? r.suggestions : [];
+      show($('suggestions-empty'), rows.length === 0);
+      list.replaceChildren(...rows.map((s) => {
+        const li = el('li', 'suggestion');
+        li.dataset.id = s.id;
+        const q = el('p', 'q');
+        q.append(el('strong', '', '“' + s.question + '”'));
+        q.append(' → ', el('span', '', s.article_title || (s.article_id + ' (article deleted)')));
+        const meta = el('p', 'hint', 'Linked by ' + (s.suggested_by_name || 'an agent') + ' ' + ago(s.created_at) + ' · ');
+        const conv = el('a', '', 'conversation');
+        conv.href = '#/c/' + Number(s.conversation_id);
+        meta.append(conv);
+        const approve = el('button', 'primary', 'Approve');
+        const reject = el('button', '', 'Reject');
+        approve.type = reject.type = 'button';
+        const decide = async (action) => {
+          approve.disabled = reject.disabled = true;
+          try {
+            const r2 = await api('POST', '/api/kb/suggestions/' + Number(s.id) + '/' + action, {});
+            toast(action === 'approve'
+              ? (r2.kb_rebuilt ? 'Approved: the bot answers this question now.' : 'Approved; the knowledge base updates within a few seconds.')
+              : 'Rejected.');
+            loadLearningPage();
+          } catch (e) {
+            approve.disabled = reject.disabled = false;
+            showError($('suggestions-error'), errText(e));
+            if (e.code === 'already_decided') loadSuggestions();
+          }
+        };
+        approve.addEventListener('click', () => decide('approve'));
+        reject.addEventListener('click', () => decide('reject'));
+        const actions = el('p', 'actions');
+        actions.append(approve, ' ', reject);
+        li.append(q, meta, actions);
+        return li;
+      }));
+    } catch (e) {
+      showError($('suggestions-error'), errText(e));
+    }
+  };
+  const loadUnanswered = async () => {
+    const tbody = $('unanswered-table').querySelector('tbody');
+    const days = Number($('unanswered-days').value) || 30;
+    const since = Date.now() - days * 86400000;
+    $('unanswered-csv').href = href('/api/kb/unanswered?format=csv&limit=500&since=' + since);
+    try {
+      const r = await api('GET', '/api/kb/unanswered?limit=50&since=' + since);
+      showError($('unanswered-error'), '');
+      const groups = Array.isArray(r.groups) ? r.groups : [];
+      show($('unanswered-empty'), groups.length === 0);
+      tbody.replaceChildren(...groups.map((g) => {
+        const tr = el('tr');
+        const th = el('th', '');
+        th.scope = 'row';
+        th.append(el('strong', '', g.question));
+        const ex = (Array.isArray(g.examples) ? g.examples : []).slice(1);
+        if (ex.length) {
+          const ul = el('ul', 'examples');
+          ex.forEach((q) => {
+            const li = el('li');
+            const a = el('a', '', q.text);
+            a.href = '#/c/' + Number(q.conversation_id);
+            li.append(a);
+            ul.append(li);
+          });
+          th.append(ul);
+        }
+        tr.append(th, el('td', '', String(g.count)), el('td', '', String(g.conversations)),
+          el('td', '', String(g.agent_answered)), el('td', '', String(g.learned)), el('td', '', clock(g.last_seen)));
+        return tr;
+      }));
+    } catch (e) {
+      showError($('unanswered-error'), errText(e));
+    }
+  };
+  $('unanswered-days').addEventListener('change', loadUnanswered);
 
   // ---- start ------------------------------------------------------------------------------------
   W.harkConsole = {

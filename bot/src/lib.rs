@@ -12,6 +12,7 @@
 //! - [`config`]: settings from file, environment and flags.
 //! - [`app`]: wiring it all together for the binary and the tests.
 //! - [`bench`]: the widget load generator behind `hark bench widget`.
+//! - [`learning`]: the unanswered-questions report and agents' article links approved by owners.
 //! - [`value`]: customer value scores stored on a schedule, and outreach to customers at risk.
 //! - [`reports`]: the owners' reports (NPS, CSAT, value, service) for a period, and CSV.
 
@@ -24,6 +25,7 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod hub;
+pub mod learning;
 pub mod linking;
 pub mod metrics;
 pub mod reports;

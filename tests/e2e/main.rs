@@ -6,6 +6,7 @@ mod browser;
 mod console;
 mod console_browser;
 mod handoff;
+mod learning;
 mod nps;
 mod reports;
 mod reports_browser;

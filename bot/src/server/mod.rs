@@ -8,6 +8,7 @@ mod assets;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod learning;
 pub mod reports;
 pub mod widget;
 
@@ -181,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(console::routes())
         .merge(reports::routes())
+        .merge(learning::routes())
         .route(
             "/telegram/webhook",
             axum::routing::post(crate::telegram::webhook::receive),

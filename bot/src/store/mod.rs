@@ -116,6 +116,7 @@ macro_rules! insert_event {
     }};
 }
 
+mod learning;
 mod nps;
 mod queue;
 mod reports;
@@ -130,6 +131,10 @@ pub use value::{
 };
 mod surveys;
 mod telegram;
+
+pub use learning::{
+    ApproveOutcome, NewSuggestion, Suggestion, SuggestionState, TurnEvent, question_key,
+};
 
 pub use telegram::{LinkOutcome, OutboxMessage};
 
