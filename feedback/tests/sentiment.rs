@@ -365,6 +365,9 @@ mod sentiment {
             "What happens if my parcel is lost?",
             "What if it never arrives?",
             "Thank you for the email. What time will the engineer arrive?",
+            // Greetings and fillers before the question word ("Just checking, is …").
+            "Just checking, is my appointment still at 2pm tomorrow?",
+            "Good morning, could you tell me if my order is still processing?",
         ] {
             let a = Analyzer::new().analyze(text);
             assert_eq!(a.scores.label, Label::Neutral, "{text}: {a:?}");

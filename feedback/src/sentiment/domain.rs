@@ -1502,7 +1502,30 @@ fn is_how_to(sentence: &[Norm<'_, '_>]) -> bool {
         "question",
     ];
     const SKIP: &[&str] = &[
-        "hi", "hello", "hey", "so", "and", "also", "just", "i", "i'm", "im", "was", "quick", "",
+        "hi",
+        "hello",
+        "hey",
+        "so",
+        "and",
+        "also",
+        "just",
+        "i",
+        "i'm",
+        "im",
+        "was",
+        "quick",
+        "",
+        "checking",
+        "confirming",
+        "sorry",
+        "please",
+        "ok",
+        "okay",
+        "there",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
     ];
     sentence
         .iter()
