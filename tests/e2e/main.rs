@@ -7,6 +7,7 @@ mod console;
 mod console_browser;
 mod handoff;
 mod learning;
+mod learning_browser;
 mod nps;
 mod reports;
 mod reports_browser;
