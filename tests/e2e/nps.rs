@@ -222,7 +222,9 @@ async fn widget_nps_after_csat(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(task["customer_id"], customer_id);
     assert_eq!(task["conversation_id"], conversation);
     assert!(
-        task["title"].as_str().is_some_and(|t| t.contains("NPS 3")),
+        task["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("NPS 3") && t.contains("nobody told me")),
         "{task}"
     );
     let detail: Value = serde_json::from_str(task["detail"].as_str().unwrap_or("{}"))?;

@@ -423,7 +423,15 @@ impl Nps {
         response: &SurveyResponse,
         reason: Option<&str>,
     ) -> Result<()> {
-        let title = format!("Follow up with a detractor (NPS {} of 10)", response.score);
+        // The reason goes in the title too: task lists show titles.
+        let title = match reason {
+            Some(reason) => format!(
+                "Follow up with a detractor (NPS {} of 10): \u{201c}{}\u{201d}",
+                response.score,
+                shorten(reason, TITLE_REASON_CHARS)
+            ),
+            None => format!("Follow up with a detractor (NPS {} of 10)", response.score),
+        };
         let detail = json!({
             "score": response.score,
             "reason": reason,
@@ -456,6 +464,18 @@ impl Nps {
         }
         Ok(())
     }
+}
+
+/// How much of the reason a detractor task's title quotes.
+const TITLE_REASON_CHARS: usize = 80;
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(max - 1).collect();
+    short.push('…');
+    short
 }
 
 #[cfg(test)]
@@ -578,6 +598,14 @@ mod tests {
             Due::No(NotDue::NoConsent)
         );
         assert_eq!(due(&silent, NpsOccasion::Resolved, NOW, PERIOD), Due::Yes);
+    }
+
+    #[test]
+    fn long_reasons_are_shortened_for_task_titles() {
+        assert_eq!(shorten("late", 80), "late");
+        let long = "é".repeat(81);
+        assert_eq!(shorten(&long, 80).chars().count(), 80);
+        assert!(shorten(&long, 80).ends_with('…'));
     }
 
     #[test]
