@@ -562,3 +562,70 @@ async fn the_unanswered_report_groups_filters_and_exports() -> anyhow::Result<()
 async fn the_unanswered_report_groups_filters_and_exports_on_postgres() -> anyhow::Result<()> {
     report_parameters(Engine::Postgres).await
 }
+
+/// An article deleted after it was linked: approval is refused and changes nothing; the owner
+/// can still reject the link.
+async fn approving_a_link_to_a_deleted_article(engine: Engine) -> anyhow::Result<()> {
+    let Some(app) = spawn_app_with(AppOptions {
+        engine,
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let owner = logged_in(&app, Role::Owner, "Olive Owner").await?;
+    let agent = logged_in(&app, Role::Agent, "Alex Kim").await?;
+    let mut customer = app.widget().await?;
+    let conversation_id = customer.hello(None, None).await?["conversation_id"]
+        .as_i64()
+        .unwrap_or_default();
+    let asked = customer.ask("q1", QUESTION).await?;
+    customer.ask("q2", "I want to talk to a person").await?;
+    let (status, _) = agent
+        .post(
+            &format!("/api/conversations/{conversation_id}/reply"),
+            json!({"client_id": "a1", "text": "Yes, leave a note at checkout."}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = agent
+        .post(
+            "/api/kb/suggestions",
+            json!({"conversation_id": conversation_id, "message_id": asked.message_id, "article_id": ARTICLE}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["suggestion"]["id"].as_i64().unwrap_or_default();
+
+    let store = app.state.engine.store();
+    store.delete_article(ARTICLE).await?;
+    let (status, body) = owner
+        .post(&format!("/api/kb/suggestions/{id}/approve"), json!({}))
+        .await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["details"]["field"], "article_id");
+    assert!(store.articles().await?.iter().all(|a| a.id != ARTICLE));
+    let (_, pending) = owner.get("/api/kb/suggestions").await?;
+    assert_eq!(
+        pending["suggestions"][0]["id"], id,
+        "still pending: {pending}"
+    );
+    assert!(pending["suggestions"][0]["article_title"].is_null());
+    let (status, body) = owner
+        .post(&format!("/api/kb/suggestions/{id}/reject"), json!({}))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["suggestion"]["state"], "rejected");
+    Ok(())
+}
+
+#[tokio::test]
+async fn approving_a_link_to_a_deleted_article_changes_nothing() -> anyhow::Result<()> {
+    approving_a_link_to_a_deleted_article(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn approving_a_link_to_a_deleted_article_changes_nothing_on_postgres() -> anyhow::Result<()> {
+    approving_a_link_to_a_deleted_article(Engine::Postgres).await
+}
