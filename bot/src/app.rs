@@ -48,9 +48,14 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
     .with_value(
         crate::value::ValueService::new(settings.value.clone())
             .context("configuring customer value")?,
+    )
+    .with_summary(
+        crate::reports::summary::SummaryService::new(settings.summary.clone())
+            .context("configuring the weekly summary")?,
     );
     spawn_kb_refresh(&state, version, KB_REFRESH_EVERY);
     crate::value::spawn_refresh(&state);
+    crate::reports::summary::spawn_schedule(&state);
     if let Some(telegram) = &settings.telegram {
         state.telegram = Some(
             crate::telegram::start(&state, telegram)

@@ -88,6 +88,20 @@ pub struct ConfigArgs {
     /// off [default: 24]
     #[arg(long, env = "HARK_NPS_SCHEDULE_HOURS", global = true)]
     pub nps_schedule_hours: Option<u64>,
+    /// URL that gets the owners' weekly summary as a signed POST [default: none]
+    #[arg(long, env = "HARK_SUMMARY_WEBHOOK_URL", global = true)]
+    pub summary_webhook_url: Option<String>,
+    /// HMAC secret of that webhook (at least 16 characters; prefer the environment variable)
+    #[arg(
+        long,
+        env = "HARK_SUMMARY_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub summary_webhook_secret: Option<String>,
+    /// Days between summaries; 0 turns the schedule off [default: 7]
+    #[arg(long, env = "HARK_SUMMARY_EVERY_DAYS", global = true)]
+    pub summary_every_days: Option<u64>,
 }
 
 /// The config file's keys; every one is optional.
@@ -120,6 +134,9 @@ struct FileConfig {
     telegram_webhook_secret: Option<String>,
     nps_period_days: Option<u64>,
     nps_schedule_hours: Option<u64>,
+    summary_webhook_url: Option<String>,
+    summary_webhook_secret: Option<String>,
+    summary_every_days: Option<u64>,
 }
 
 /// Resolved settings.
@@ -138,6 +155,8 @@ pub struct Settings {
     pub handoff: HandoffSettings,
     /// NPS: the period between questions, the schedule.
     pub nps: crate::surveys::nps::NpsSettings,
+    /// The owners' weekly summary: schedule and webhook.
+    pub summary: crate::reports::summary::SummarySettings,
 }
 
 /// How conversations reach people.
@@ -160,6 +179,7 @@ impl Settings {
         };
         let handoff = handoff_settings(args, &file)?;
         let nps = nps_settings(args, &file)?;
+        let summary = summary_settings(args, &file)?;
         let data_dir = args
             .data_dir
             .clone()
@@ -239,8 +259,37 @@ impl Settings {
             handoff,
             telegram,
             nps,
+            summary,
         })
     }
+}
+
+fn summary_settings(
+    args: &ConfigArgs,
+    file: &FileConfig,
+) -> anyhow::Result<crate::reports::summary::SummarySettings> {
+    let mut settings = crate::reports::summary::SummarySettings::default();
+    match args.summary_every_days.or(file.summary_every_days) {
+        Some(0) => settings.every = None,
+        Some(days) => {
+            anyhow::ensure!(days <= 366, "summary_every_days must be from 0 to 366");
+            settings.every = Some(std::time::Duration::from_secs(days * 24 * 3600));
+        }
+        None => {}
+    }
+    settings.webhook = match (
+        args.summary_webhook_url
+            .clone()
+            .or(file.summary_webhook_url.clone()),
+        args.summary_webhook_secret
+            .clone()
+            .or(file.summary_webhook_secret.clone()),
+    ) {
+        (Some(url), Some(secret)) => Some(crate::value::WebhookSettings::new(url, secret)),
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("summary_webhook_url needs summary_webhook_secret"),
+    };
+    Ok(settings)
 }
 
 fn handoff_settings(args: &ConfigArgs, file: &FileConfig) -> anyhow::Result<HandoffSettings> {
@@ -358,6 +407,41 @@ mod tests {
                 .refresh_every,
             Some(std::time::Duration::from_secs(24 * 3600))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn summary_keys_set_the_webhook_and_the_schedule() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("hark.toml");
+        std::fs::write(
+            &path,
+            "summary_webhook_url = \"https://example.com/hook\"\nsummary_every_days = 0\n",
+        )?;
+        let mut args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        assert!(Settings::resolve(&args).is_err(), "a URL without a secret");
+        args.summary_webhook_secret = Some("a secret of 16+ chars".into());
+        let s = Settings::resolve(&args)?.summary;
+        assert_eq!(s.every, None);
+        assert_eq!(
+            s.webhook.map(|h| h.url),
+            Some("https://example.com/hook".to_owned())
+        );
+        args.summary_every_days = Some(14);
+        let s = Settings::resolve(&args)?.summary;
+        assert_eq!(
+            s.every,
+            Some(std::time::Duration::from_secs(14 * 24 * 3600))
+        );
+        let defaults = Settings::resolve(&ConfigArgs::default())?.summary;
+        assert_eq!(
+            defaults.every,
+            Some(std::time::Duration::from_secs(7 * 24 * 3600))
+        );
+        assert_eq!(defaults.webhook, None);
         Ok(())
     }
 

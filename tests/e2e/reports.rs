@@ -1,13 +1,17 @@
-//! The owners' dashboard end to end: CSAT answers come in through the widget over a real
-//! websocket, NPS answers through the domain `Surveys` API (the widget's NPS question belongs to
-//! another change), value scores through the store; then the owner reads `/api/reports/*` and
-//! every figure must be exactly what the worked example below says. On SQLite and PostgreSQL.
+//! The owners' dashboard end to end: CSAT and NPS answers come in through the widget over a
+//! real websocket (three customers rate their resolved conversation and then answer the NPS
+//! question with a reason), seven more NPS answers through the domain `Surveys` API (customers
+//! without a conversation, as the NPS schedule would ask them), value scores through the store;
+//! then the owner reads `/api/reports/*` and every figure must be exactly what the worked
+//! example below says. On SQLite and PostgreSQL.
 
 use std::sync::Arc;
 
 use feedback::sentiment::Analyzer;
+use hark_bot::reports::summary::SummarySettings;
 use hark_bot::store::{Channel, CustomerScore, Role, Segment, Store, SurveyKind};
 use hark_bot::surveys::{Answer, Comment, Score, Surveys};
+use hark_bot::value::WebhookSettings;
 use hark_tests::console::ConsoleClient;
 use hark_tests::{AppOptions, Engine, TestApp, spawn_app_with};
 use serde_json::{Value, json};
@@ -31,13 +35,14 @@ macro_rules! assert_close {
 }
 
 /// A widget customer who asks `first` (and, unless it already did, for a person), is resolved
-/// by `agent`, and rates the conversation `csat` with `comment` through the widget.
+/// by `agent`, rates the conversation `csat` with `comment`, then answers the NPS question that
+/// follows with `nps` and `reason`, all through the widget.
 async fn widget_customer_rates(
     app: &TestApp,
     agent: &hark_bot::engine::Agent,
     first: &str,
-    csat: i64,
-    comment: Option<&str>,
+    (csat, comment): (i64, Option<&str>),
+    (nps, reason): (i64, Option<&str>),
 ) -> anyhow::Result<(i64, i64)> {
     let engine = &app.state.engine;
     let mut customer = app.widget().await?;
@@ -57,6 +62,18 @@ async fn widget_customer_rates(
         frame["comment"] = json!(text);
     }
     customer.send_json(frame).await?;
+    customer.recv_until("survey_thanks").await?;
+    let question = customer.recv_until("survey").await?;
+    let question = question.last().cloned().unwrap_or_default();
+    anyhow::ensure!(question["kind"] == "nps", "{question}");
+    let ask = question["ask_id"].clone();
+    customer
+        .send_json(json!({"type": "nps", "ask_id": ask, "score": nps}))
+        .await?;
+    customer.recv_until("survey_reason").await?;
+    customer
+        .send_json(json!({"type": "nps_reason", "ask_id": ask, "reason": reason}))
+        .await?;
     customer.recv_until("survey_thanks").await?;
     customer.close().await?;
     let customer_id = engine
@@ -128,18 +145,24 @@ async fn dashboard_numbers_are_exact(engine: Engine) -> anyhow::Result<()> {
         &app,
         &alex,
         "how long does delivery take?",
-        5,
-        Some("quick and friendly"),
+        (5, Some("quick and friendly")),
+        (10, Some("Lovely tea, fast help")),
     )
     .await?;
-    let (w2, c2) =
-        widget_customer_rates(&app, &alex, "I want to talk to a person", 4, None).await?;
-    let (w3, c3) = widget_customer_rates(
+    let (w2, _) = widget_customer_rates(
         &app,
         &alex,
         "I want to talk to a person",
-        2,
-        Some("=too slow, again"),
+        (4, None),
+        (9, None),
+    )
+    .await?;
+    let (w3, _) = widget_customer_rates(
+        &app,
+        &alex,
+        "I want to talk to a person",
+        (2, Some("=too slow, again")),
+        (3, Some("Parcel was late twice")),
     )
     .await?;
     let article = store
@@ -169,25 +192,6 @@ async fn dashboard_numbers_are_exact(engine: Engine) -> anyhow::Result<()> {
         ));
     }
     let surveys = Surveys::new(store.clone(), Arc::new(Analyzer::new()));
-    nps(
-        &surveys,
-        w1,
-        Some(c1),
-        Channel::Web,
-        10,
-        Some("Lovely tea, fast help"),
-    )
-    .await?;
-    nps(&surveys, w2, Some(c2), Channel::Web, 9, None).await?;
-    nps(
-        &surveys,
-        w3,
-        Some(c3),
-        Channel::Web,
-        3,
-        Some("Parcel was late twice"),
-    )
-    .await?;
     let [x4, x5, x6, x7, x8, x9, x10] = [0, 1, 2, 3, 4, 5, 6].map(|i| others[i]);
     nps(&surveys, x4.0, None, x4.1, 9, None).await?;
     nps(&surveys, x5.0, None, x5.1, 10, None).await?;
@@ -414,4 +418,210 @@ async fn dashboard_numbers_are_exact_on_sqlite() -> anyhow::Result<()> {
 #[tokio::test]
 async fn dashboard_numbers_are_exact_on_postgres() -> anyhow::Result<()> {
     dashboard_numbers_are_exact(Engine::Postgres).await
+}
+
+const SECRET: &str = "whsec_weekly_summary_test";
+
+/// A loopback receiver that checks each delivery's signature as docs/api.md tells receivers
+/// to, answering 200 when it verifies and 401 when not; it keeps every body it got.
+async fn receiver() -> anyhow::Result<(String, Arc<std::sync::Mutex<Vec<(u16, Value)>>>)> {
+    use axum::http::{HeaderMap, StatusCode};
+    use hmac::{KeyInit, Mac};
+    let seen: Arc<std::sync::Mutex<Vec<(u16, Value)>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let log = Arc::clone(&log);
+        async move {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            let verified = (|| {
+                let timestamp = header("x-hark-timestamp")?;
+                let sent_at: i64 = timestamp.parse().ok()?;
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                if (now - sent_at).abs() > 300 {
+                    return None;
+                }
+                let expected =
+                    hex::decode(header("x-hark-signature")?.strip_prefix("sha256=")?).ok()?;
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).ok()?;
+                mac.update(timestamp.as_bytes());
+                mac.update(b".");
+                mac.update(&body);
+                mac.verify_slice(&expected).ok()
+            })()
+            .is_some()
+                && header("x-hark-event") == Some("reports.weekly_summary");
+            let status = if verified {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((status.as_u16(), json));
+            status
+        }
+    };
+    let router = axum::Router::new().route("/hook", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((url, seen))
+}
+
+fn summary_settings(url: &str, every: Option<std::time::Duration>) -> SummarySettings {
+    let mut hook = WebhookSettings::new(url.to_owned(), SECRET.to_owned());
+    hook.first_retry = std::time::Duration::from_millis(50);
+    SummarySettings {
+        every,
+        webhook: Some(hook),
+    }
+}
+
+#[tokio::test]
+async fn the_weekly_summary_goes_out_signed_and_recorded_when_an_owner_asks() -> anyhow::Result<()>
+{
+    let (url, seen) = receiver().await?;
+    let Some(app) = spawn_app_with(AppOptions {
+        summary: summary_settings(&url, None),
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    app.add_staff(Role::Owner, "Olive Owner", PASSWORD).await?;
+    app.add_staff(Role::Agent, "Alex Kim", PASSWORD).await?;
+    let store = app.state.engine.store().clone();
+
+    // A customer asks something the shop's knowledge base does not cover, twice.
+    let mut customer = app.widget().await?;
+    customer.hello(None, None).await?;
+    customer.ask("u1", "do you repair bicycles?").await?;
+    customer.ask("u2", "can you fix my bicycle?").await?;
+    customer.close().await?;
+    // NPS: 10, 9 and 2 → +33.3; the detractor is worth 700 and also at risk.
+    let surveys = Surveys::new(store.clone(), Arc::new(Analyzer::new()));
+    let mut customers = Vec::new();
+    for (i, value) in [10, 9, 2].into_iter().enumerate() {
+        let id = store
+            .create_customer(Channel::Web, &format!("s{i}"))
+            .await?;
+        nps(&surveys, id, None, Channel::Web, value, None).await?;
+        customers.push(id);
+    }
+    store
+        .upsert_customer_scores(&[
+            score(customers[0], Segment::High, 900.0, false),
+            score(customers[2], Segment::Mid, 700.0, true),
+        ])
+        .await?;
+
+    let mut owner = ConsoleClient::new(&app);
+    owner.login("olive.owner@example.com", PASSWORD).await?;
+    let (status, sent) = owner.post("/api/reports/weekly-summary", json!({})).await?;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        (&sent["delivered"], &sent["attempts"]),
+        (&json!(true), &json!(1))
+    );
+
+    let got = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert_eq!(got.len(), 1);
+    let (code, body) = &got[0];
+    assert_eq!(*code, 200, "the receiver verified the signature");
+    assert_eq!(body["event"], "reports.weekly_summary");
+    assert_eq!(body["delivery_id"], sent["delivery_id"]);
+    assert_close!(body["nps"]["nps"], 100.0 / 3.0);
+    assert_eq!(body["nps"]["responses"], 3);
+    assert_eq!(body["csat"]["responses"], 0);
+    assert_eq!(body["at_risk_total"], 1);
+    assert_eq!(body["at_risk_customers"][0]["customer_id"], customers[2]);
+    assert_eq!(
+        body["at_risk_customers"][0]["reasons"][0],
+        "no purchase for 200 days"
+    );
+    assert_close!(body["revenue_at_risk"]["total_clv"], 700.0);
+    let unanswered = body["top_unanswered"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let asked: u64 = unanswered.iter().filter_map(|g| g["count"].as_u64()).sum();
+    assert_eq!(asked, 2, "{unanswered:?}");
+
+    // The delivery is on record.
+    let attempts: Vec<_> = store
+        .webhook_attempts()
+        .await?
+        .into_iter()
+        .filter(|a| a.event == "reports.weekly_summary")
+        .collect();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].status, "delivered");
+    assert_eq!(
+        attempts[0].delivery_id,
+        sent["delivery_id"].as_str().unwrap_or_default()
+    );
+
+    // Owners only, with the CSRF token.
+    let mut agent = ConsoleClient::new(&app);
+    agent.login("alex.kim@example.com", PASSWORD).await?;
+    let (status, _) = agent.post("/api/reports/weekly-summary", json!({})).await?;
+    assert_eq!(status, 403);
+    owner.csrf = Some("wrong".into());
+    let (status, body) = owner.post("/api/reports/weekly-summary", json!({})).await?;
+    assert_eq!((status.as_u16(), &body["error"]), (403, &json!("csrf")));
+    assert_eq!(seen.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_webhook_the_summary_is_not_configured() -> anyhow::Result<()> {
+    let app = hark_tests::spawn_app().await?;
+    app.add_staff(Role::Owner, "Olive Owner", PASSWORD).await?;
+    let mut owner = ConsoleClient::new(&app);
+    owner.login("olive.owner@example.com", PASSWORD).await?;
+    let (status, body) = owner.post("/api/reports/weekly-summary", json!({})).await?;
+    assert_eq!(
+        (status.as_u16(), &body["error"]),
+        (409, &json!("not_configured"))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_weekly_summary_goes_out_on_its_schedule() -> anyhow::Result<()> {
+    let (url, seen) = receiver().await?;
+    let Some(app) = spawn_app_with(AppOptions {
+        summary: summary_settings(&url, Some(std::time::Duration::from_millis(400))),
+        ..AppOptions::default()
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.lock().unwrap_or_else(|p| p.into_inner()).len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled summaries"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let got = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        got.iter()
+            .all(|(code, body)| *code == 200 && body["event"] == "reports.weekly_summary")
+    );
+    let recorded = app
+        .state
+        .engine
+        .store()
+        .webhook_attempts()
+        .await?
+        .into_iter()
+        .filter(|a| a.event == "reports.weekly_summary" && a.status == "delivered")
+        .count();
+    assert!(recorded >= 2, "{recorded}");
+    Ok(())
 }

@@ -120,6 +120,8 @@ pub struct AppOptions {
     pub telegram: Option<hark_bot::telegram::TelegramSettings>,
     /// NPS period and schedule.
     pub nps: hark_bot::surveys::nps::NpsSettings,
+    /// The owners' weekly summary (schedule, webhook).
+    pub summary: hark_bot::reports::summary::SummarySettings,
 }
 
 impl Default for AppOptions {
@@ -132,6 +134,7 @@ impl Default for AppOptions {
             handoff: hark_bot::config::HandoffSettings::default(),
             telegram: None,
             nps: hark_bot::surveys::nps::NpsSettings::default(),
+            summary: hark_bot::reports::summary::SummarySettings::default(),
         }
     }
 }
@@ -160,6 +163,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         handoff,
         telegram,
         nps,
+        summary,
         ..
     } = options;
     if demo_kb {
@@ -177,6 +181,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         handoff,
         telegram: telegram.clone(),
         nps,
+        summary,
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;

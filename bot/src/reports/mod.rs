@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod period;
+pub mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 

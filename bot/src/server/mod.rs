@@ -69,6 +69,8 @@ pub struct AppState {
     pub telegram: Option<Arc<crate::telegram::Telegram>>,
     /// NPS: when customers are asked, their answers, detractor tasks.
     pub nps: crate::surveys::nps::Nps,
+    /// The owners' weekly summary (webhook, schedule).
+    pub summary: crate::reports::summary::SummaryService,
 }
 
 impl AppState {
@@ -90,7 +92,14 @@ impl AppState {
             value: crate::value::ValueService::default(),
             telegram: None,
             nps,
+            summary: crate::reports::summary::SummaryService::default(),
         }
+    }
+
+    /// The weekly summary service, configured (webhook, schedule).
+    pub fn with_summary(mut self, summary: crate::reports::summary::SummaryService) -> Self {
+        self.summary = summary;
+        self
     }
 
     /// NPS with these settings (period, schedule).

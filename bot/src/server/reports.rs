@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use super::AppState;
 use super::auth::OwnerSession;
 use super::error::ApiError;
+use crate::reports::summary::SummaryError;
 use crate::reports::{
     Bucket, CommentKind, CommentPage, CustomerPage, CustomerQuery, Page, Period, ReportError,
     Reports, Table, comments_csv, customers_csv,
@@ -32,6 +33,34 @@ pub fn routes() -> Router<AppState> {
         .route("/api/reports/customers", get(customers))
         .route("/api/reports/comments", get(comments))
         .route("/api/reports/csv/{table}", get(csv))
+        .route(
+            "/api/reports/weekly-summary",
+            axum::routing::post(send_summary),
+        )
+}
+
+/// Sends the weekly summary now (it is also sent on its schedule).
+async fn send_summary(
+    State(state): State<AppState>,
+    _owner: OwnerSession,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let language = state.engine.kb().language();
+    let (outcome, summary) = state
+        .summary
+        .send(state.engine.store(), language)
+        .await
+        .map_err(|e| match e {
+            SummaryError::NotConfigured => ApiError::Conflict("not_configured", e.to_string()),
+            SummaryError::Report(inner) => inner.into(),
+            SummaryError::Store(inner) => inner.into(),
+            other => ApiError::Internal(other.into()),
+        })?;
+    Ok(Json(serde_json::json!({
+        "delivery_id": outcome.delivery_id,
+        "delivered": outcome.delivered,
+        "attempts": outcome.attempts,
+        "summary": summary,
+    })))
 }
 
 impl From<ReportError> for ApiError {

@@ -118,3 +118,16 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// When a webhook of this event was last attempted (Unix ms), delivered or not.
+    pub async fn last_webhook_attempt_at(&self, event: &str) -> Result<Option<i64>> {
+        let at: Option<i64> = on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT MAX(created_at) FROM webhook_deliveries WHERE event = $1")
+                .bind(event)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(at)
+    }
+}
