@@ -641,6 +641,50 @@ async fn telegram_schedule(engine: Engine) -> anyhow::Result<()> {
             .await?
             .is_none()
     );
+
+    // The period at its boundary, with the last ask moved back in time: a minute short of 90
+    // days is not due; 90 days exactly is.
+    let period = 90 * 24 * 3600 * 1000;
+    let now = hark_bot::store::now_ms;
+    set_asked_at(&app, id(31).await?, now() - period + 60_000).await?;
+    assert_eq!(telegram.ask_scheduled_nps().await?, 0);
+    set_asked_at(&app, id(31).await?, now() - period).await?;
+    assert_eq!(telegram.ask_scheduled_nps().await?, 1);
+    fake.wait_for(|f| {
+        (texts(&f.sent_to(31))
+            .iter()
+            .filter(|t| t.contains("recommend"))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Moves a customer's last NPS ask in time, straight in the database (as if it had happened
+/// then).
+async fn set_asked_at(app: &TestApp, customer: i64, at: i64) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let sql = "UPDATE customers SET nps_asked_at = $1 WHERE id = $2";
+    let url = &app.db.url;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        sqlx::query(sql)
+            .bind(at)
+            .bind(customer)
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query(sql)
+            .bind(at)
+            .bind(customer)
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+    }
     Ok(())
 }
 
