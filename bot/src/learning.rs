@@ -58,9 +58,11 @@ pub type Result<T, E = LearningError> = std::result::Result<T, E>;
 
 /// At most this many questions a group lists as examples (its count covers all of them).
 pub const MAX_EXAMPLES: usize = 5;
-/// At most this many turn events are read for one report (about a month of a busy shop);
-/// grouping is quadratic in the number of groups.
+/// At most this many turn events are read for one report (about a month of a busy shop).
 const MAX_TURN_EVENTS: i64 = 50_000;
+/// At most this many questions, the most recent, are grouped: grouping is quadratic in the
+/// number of groups.
+pub const MAX_GROUPED: usize = 2_000;
 
 /// Why a question counts as unanswered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,8 +116,8 @@ pub struct UnansweredGroup {
 }
 
 /// The unanswered-questions report: customer questions the bot did not answer in
-/// `[since_ms, until_ms)`, grouped by similarity, biggest group first (ties: most recent
-/// first), at most `limit` groups.
+/// `[since_ms, until_ms)` (the most recent [`MAX_GROUPED`] of them), grouped by similarity,
+/// biggest group first (ties: most recent first), at most `limit` groups.
 pub async fn unanswered_report(
     store: &Store,
     lang: Language,
@@ -132,6 +134,10 @@ pub async fn unanswered_report(
     let mut questions = unanswered_questions(&events);
     if questions.is_empty() {
         return Ok(Vec::new());
+    }
+    if questions.len() > MAX_GROUPED {
+        questions.sort_by_key(|q| std::cmp::Reverse(q.asked_at));
+        questions.truncate(MAX_GROUPED);
     }
     let suggestions = store.suggestions_since(since_ms).await?;
     mark_linked(&mut questions, &suggestions);

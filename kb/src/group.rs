@@ -1,6 +1,8 @@
 //! Grouping similar questions, for the unanswered-questions report: owners see which topics
 //! the knowledge base is missing, biggest group first, instead of a flat list.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::Language;
@@ -27,32 +29,29 @@ pub fn group_similar(questions: &[String], lang: Language) -> Vec<QuestionGroup>
     let vocab = Vocab::build(&refs, usize::MAX);
     let vectors: Vec<SparseVec> = features.iter().map(|f| vocab.vectorize(f)).collect();
 
-    let mut centroids: Vec<Vec<f32>> = Vec::new();
+    // Centroids are sparse: a dense vector per group would cost the whole vocabulary (every
+    // word and character n-gram seen) for every group, quadratic memory in distinct questions.
+    let mut centroids: Vec<Centroid> = Vec::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, x) in vectors.iter().enumerate() {
         if x.is_empty() {
             groups.push(vec![i]);
-            centroids.push(Vec::new());
+            centroids.push(Centroid::default());
             continue;
         }
         let best = centroids
             .iter()
             .enumerate()
-            .map(|(g, c)| (g, cosine(x, c)))
+            .map(|(g, c)| (g, c.cosine(x)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match best {
             Some((g, sim)) if sim >= JOIN_AT => {
                 groups[g].push(i);
-                let c = &mut centroids[g];
-                for &(f, v) in x {
-                    c[f as usize] += v;
-                }
+                centroids[g].add(x);
             }
             _ => {
-                let mut c = vec![0.0; vocab.len()];
-                for &(f, v) in x {
-                    c[f as usize] = v;
-                }
+                let mut c = Centroid::default();
+                c.add(x);
                 groups.push(vec![i]);
                 centroids.push(c);
             }
@@ -63,7 +62,7 @@ pub fn group_similar(questions: &[String], lang: Language) -> Vec<QuestionGroup>
         .zip(&centroids)
         .map(|(mut members, c)| {
             // Most typical first: closest to the group's centroid.
-            members.sort_by(|&a, &b| cosine(&vectors[b], c).total_cmp(&cosine(&vectors[a], c)));
+            members.sort_by(|&a, &b| c.cosine(&vectors[b]).total_cmp(&c.cosine(&vectors[a])));
             QuestionGroup { members }
         })
         .collect();
@@ -76,18 +75,36 @@ pub fn group_similar(questions: &[String], lang: Language) -> Vec<QuestionGroup>
     out
 }
 
-fn cosine(x: &SparseVec, centroid: &[f32]) -> f32 {
-    if centroid.is_empty() {
-        return 0.0;
+/// The sum of a group's question vectors, with its norm kept up to date.
+#[derive(Default)]
+struct Centroid {
+    weights: HashMap<u32, f32>,
+    /// Kept incrementally in the order of `x`'s features (not the map's, which varies between
+    /// runs), so grouping stays deterministic.
+    squares: f32,
+    norm: f32,
+}
+
+impl Centroid {
+    fn add(&mut self, x: &SparseVec) {
+        for &(f, v) in x {
+            let w = self.weights.entry(f).or_insert(0.0);
+            self.squares += (*w + v) * (*w + v) - *w * *w;
+            *w += v;
+        }
+        self.norm = self.squares.max(0.0).sqrt();
     }
-    let norm = centroid.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if norm == 0.0 {
-        return 0.0;
+
+    /// Cosine between `x` (unit length) and the centroid's direction.
+    fn cosine(&self, x: &SparseVec) -> f32 {
+        if self.norm == 0.0 {
+            return 0.0;
+        }
+        x.iter()
+            .map(|&(f, v)| v * self.weights.get(&f).copied().unwrap_or(0.0))
+            .sum::<f32>()
+            / self.norm
     }
-    x.iter()
-        .map(|&(f, v)| v * centroid[f as usize])
-        .sum::<f32>()
-        / norm
 }
 
 #[cfg(test)]
@@ -130,5 +147,22 @@ mod tests {
         let all: usize = groups.iter().map(|g| g.members.len()).sum();
         assert_eq!(all, questions.len());
         assert!(group_similar(&[], Language::English).is_empty());
+    }
+
+    #[test]
+    fn many_questions_are_each_grouped_once() {
+        let questions: Vec<String> = (0..600)
+            .map(|i| {
+                format!(
+                    "question {i} about item{} in colour{}",
+                    i * 7919 % 601,
+                    i % 7
+                )
+            })
+            .collect();
+        let groups = group_similar(&questions, Language::English);
+        let mut seen: Vec<usize> = groups.iter().flat_map(|g| g.members.clone()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..questions.len()).collect::<Vec<_>>());
     }
 }
