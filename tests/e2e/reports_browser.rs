@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chromiumoxide::page::Page;
 use feedback::sentiment::Analyzer;
-use hark_bot::store::{Channel, Role, SurveyKind};
+use hark_bot::store::{Channel, CustomerScore, Role, Segment, SurveyKind};
 use hark_bot::surveys::{Answer, Score, Surveys};
 use hark_tests::browser::{TestBrowser, eval, wait_for};
 use hark_tests::console::ConsoleClient;
@@ -84,6 +84,27 @@ async fn the_dashboard_draws_the_trend_an_owner_asked_for() -> anyhow::Result<()
             .await?;
     }
     db.close().await?;
+    // Three scored customers for the customers table.
+    let score = |i: usize, clv: f64, churn_risk: f64, at_risk: bool| CustomerScore {
+        customer_id: i64::try_from(i).unwrap_or_default(),
+        model_version: "test".into(),
+        fitted_at: 0,
+        scored_at: 0,
+        p_alive: None,
+        expected_purchases: None,
+        clv: Some(clv),
+        segment: Segment::Mid,
+        churn_risk,
+        at_risk,
+        reasons: vec![format!("reason {i}")],
+    };
+    store
+        .upsert_customer_scores(&[
+            score(1, 300.0, 0.2, false),
+            score(2, 900.0, 0.1, false),
+            score(3, 50.0, 0.9, true),
+        ])
+        .await?;
 
     // What the API says the chart should show.
     let mut owner = ConsoleClient::new(&app);
@@ -185,6 +206,45 @@ async fn the_dashboard_draws_the_trend_an_owner_asked_for() -> anyhow::Result<()
         "{svg_text}"
     );
 
+    // The customers table: by CLV first; pressing "churn risk" sorts by it, highest first.
+    let first_customer =
+        "document.querySelector('#customer-rows tbody tr td:nth-child(2)')?.textContent";
+    wait_for(&page, &format!("{first_customer} === '900'"), WAIT).await?;
+    assert_eq!(count("#customer-rows tbody tr").await?, 3);
+    eval(
+        &page,
+        "[...document.querySelectorAll('#customer-rows th button')].find(b => b.textContent === 'churn risk').click(); true",
+    )
+    .await?;
+    wait_for(&page, &format!("{first_customer} === '50'"), WAIT).await?;
+    let sorted = eval(
+        &page,
+        "[...document.querySelectorAll('#customer-rows th')].find(t => t.textContent.startsWith('churn risk')).getAttribute('aria-sort')",
+    )
+    .await?;
+    assert_eq!(sorted, "descending");
+    // Filtering to customers at risk leaves one, with its reason.
+    eval(
+        &page,
+        "document.querySelector('#cust-risk').value = 'true';
+         document.querySelector('#cust-filter button[type=submit]').click(); true",
+    )
+    .await?;
+    wait_for(
+        &page,
+        "document.querySelectorAll('#customer-rows tbody tr').length === 1 && document.querySelector('#customer-rows tbody tr td:nth-child(6)').textContent === 'reason 3'",
+        WAIT,
+    )
+    .await?;
+    let csv_link = eval(
+        &page,
+        "document.querySelector('#cust-csv').getAttribute('href')",
+    )
+    .await?;
+    assert_eq!(
+        csv_link,
+        "/api/reports/csv/customers?sort=churn_risk&order=desc&at_risk=true"
+    );
     browser.close().await?;
     Ok(())
 }
