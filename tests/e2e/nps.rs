@@ -665,14 +665,24 @@ async fn telegram_schedule(engine: Engine) -> anyhow::Result<()> {
 /// Moves a customer's last NPS ask in time, straight in the database (as if it had happened
 /// then).
 async fn set_asked_at(app: &TestApp, customer: i64, at: i64) -> anyhow::Result<()> {
+    set_time(
+        app,
+        "UPDATE customers SET nps_asked_at = $1 WHERE id = $2",
+        customer,
+        at,
+    )
+    .await
+}
+
+/// Runs `sql` with (`at`, `id`) straight on the test database.
+async fn set_time(app: &TestApp, sql: &'static str, id: i64, at: i64) -> anyhow::Result<()> {
     use sqlx::Connection;
-    let sql = "UPDATE customers SET nps_asked_at = $1 WHERE id = $2";
     let url = &app.db.url;
     if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
         sqlx::query(sql)
             .bind(at)
-            .bind(customer)
+            .bind(id)
             .execute(&mut conn)
             .await?;
         conn.close().await?;
@@ -680,7 +690,7 @@ async fn set_asked_at(app: &TestApp, customer: i64, at: i64) -> anyhow::Result<(
         let mut conn = sqlx::PgConnection::connect(url).await?;
         sqlx::query(sql)
             .bind(at)
-            .bind(customer)
+            .bind(id)
             .execute(&mut conn)
             .await?;
         conn.close().await?;
@@ -697,6 +707,71 @@ async fn the_schedule_asks_consenting_telegram_customers_once_per_period() -> an
 async fn the_schedule_asks_consenting_telegram_customers_once_per_period_on_postgres()
 -> anyhow::Result<()> {
     telegram_schedule(Engine::Postgres).await
+}
+
+async fn scheduled_question_on_a_visit(engine: Engine) -> anyhow::Result<()> {
+    let Some(app) = app_on(engine).await? else {
+        return Ok(());
+    };
+    let store = app.state.engine.store().clone();
+    // Two returning widget customers, quiet for 31 minutes; only one consented to be contacted.
+    let mut visitors = Vec::new();
+    for tag in ["c", "n"] {
+        let mut widget = app.widget().await?;
+        let welcome = widget.hello(None, None).await?;
+        widget
+            .ask(&format!("{tag}1"), "how long does delivery take?")
+            .await?;
+        let conversation = welcome["conversation_id"].as_i64().unwrap_or_default();
+        let token = welcome["visitor_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let customer = store.conversation(conversation).await?.customer_id;
+        if tag == "c" {
+            store.set_contact_consent(customer, true).await?;
+        }
+        // Still chatting: the scheduled question waits for a quiet moment.
+        drop(widget);
+        let mut again = app.widget().await?;
+        again.hello(Some(&token), None).await?;
+        none_of(&mut again, "survey").await?;
+        set_time(
+            &app,
+            "UPDATE conversations SET updated_at = $1 WHERE id = $2",
+            conversation,
+            hark_bot::store::now_ms() - 31 * 60 * 1000,
+        )
+        .await?;
+        visitors.push((token, customer));
+    }
+    let mut consented = app.widget().await?;
+    consented.hello(Some(&visitors[0].0), None).await?;
+    let survey = until(&mut consented, "survey").await?;
+    assert_eq!(survey["kind"], "nps");
+    let mut silent = app.widget().await?;
+    silent.hello(Some(&visitors[1].0), None).await?;
+    none_of(&mut silent, "survey").await?;
+    assert!(matches!(
+        app.state
+            .nps
+            .due(visitors[1].1, NpsOccasion::Schedule)
+            .await?,
+        Due::No(NotDue::NoConsent)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_consenting_widget_customer_gets_the_scheduled_question_on_a_quiet_visit()
+-> anyhow::Result<()> {
+    scheduled_question_on_a_visit(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_consenting_widget_customer_gets_the_scheduled_question_on_a_quiet_visit_on_postgres()
+-> anyhow::Result<()> {
+    scheduled_question_on_a_visit(Engine::Postgres).await
 }
 
 #[tokio::test]
