@@ -481,8 +481,18 @@ fn summary_settings(url: &str, every: Option<std::time::Duration>) -> SummarySet
 #[tokio::test]
 async fn the_weekly_summary_goes_out_signed_and_recorded_when_an_owner_asks() -> anyhow::Result<()>
 {
+    weekly_summary_on_demand(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn the_weekly_summary_goes_out_signed_and_recorded_on_postgres() -> anyhow::Result<()> {
+    weekly_summary_on_demand(Engine::Postgres).await
+}
+
+async fn weekly_summary_on_demand(engine: Engine) -> anyhow::Result<()> {
     let (url, seen) = receiver().await?;
     let Some(app) = spawn_app_with(AppOptions {
+        engine,
         summary: summary_settings(&url, None),
         ..AppOptions::default()
     })
