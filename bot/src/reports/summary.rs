@@ -107,27 +107,12 @@ impl Default for SummaryService {
 
 impl SummaryService {
     pub fn new(settings: SummarySettings) -> Result<Self, SummaryError> {
-        let http = match &settings.webhook {
-            Some(hook) => {
-                if hook.secret.len() < 16 {
-                    return Err(SummaryError::Settings(
-                        "summary_webhook_secret must be at least 16 characters".into(),
-                    ));
-                }
-                if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
-                    return Err(SummaryError::Settings(
-                        "summary_webhook_url must be an http(s) URL".into(),
-                    ));
-                }
-                Some(
-                    reqwest::Client::builder()
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                        .map_err(|e| SummaryError::Settings(e.to_string()))?,
-                )
-            }
-            None => None,
-        };
+        let http = settings
+            .webhook
+            .as_ref()
+            .map(|hook| hook.client("summary_webhook"))
+            .transpose()
+            .map_err(SummaryError::Settings)?;
         Ok(SummaryService {
             settings: Arc::new(settings),
             http,

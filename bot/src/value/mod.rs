@@ -130,27 +130,12 @@ impl ValueService {
                 "value_at_risk_share must be in [0, 1]".into(),
             ));
         }
-        let http = match &settings.webhook {
-            Some(hook) => {
-                if hook.secret.len() < 16 {
-                    return Err(ValueRefreshError::Settings(
-                        "value_webhook_secret must be at least 16 characters".into(),
-                    ));
-                }
-                if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
-                    return Err(ValueRefreshError::Settings(
-                        "value_webhook_url must be an http(s) URL".into(),
-                    ));
-                }
-                Some(
-                    reqwest::Client::builder()
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                        .map_err(|e| ValueRefreshError::Settings(e.to_string()))?,
-                )
-            }
-            None => None,
-        };
+        let http = settings
+            .webhook
+            .as_ref()
+            .map(|hook| hook.client("value_webhook"))
+            .transpose()
+            .map_err(ValueRefreshError::Settings)?;
         Ok(ValueService {
             settings: Arc::new(settings),
             http,

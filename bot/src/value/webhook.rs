@@ -43,6 +43,24 @@ impl WebhookSettings {
     }
 }
 
+impl WebhookSettings {
+    /// Checks the settings (`name` is the config keys' prefix, e.g. `value_webhook`) and builds
+    /// the HTTP client deliveries use: redirects are not followed, so a signed body only ever
+    /// goes to the configured address.
+    pub fn client(&self, name: &str) -> Result<reqwest::Client, String> {
+        if self.secret.len() < 16 {
+            return Err(format!("{name}_secret must be at least 16 characters"));
+        }
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            return Err(format!("{name}_url must be an http(s) URL"));
+        }
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl std::fmt::Debug for WebhookSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSettings")
