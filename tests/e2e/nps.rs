@@ -474,6 +474,10 @@ async fn telegram_nps(engine: Engine) -> anyhow::Result<()> {
         csat.message_id.unwrap_or_default(),
         &buttons(&csat)[4].1,
     );
+    // The rating's optional comment comes first, one question at a time.
+    fake.wait_text(21, "anything you'd like to add").await?;
+    fake.push_text(21, "Ana sorted it in minutes");
+    fake.wait_text(21, "Thank you for your comment!").await?;
     let question = fake
         .wait_text(21, "How likely are you to recommend us")
         .await?;
@@ -665,37 +669,12 @@ async fn telegram_schedule(engine: Engine) -> anyhow::Result<()> {
 /// Moves a customer's last NPS ask in time, straight in the database (as if it had happened
 /// then).
 async fn set_asked_at(app: &TestApp, customer: i64, at: i64) -> anyhow::Result<()> {
-    set_time(
-        app,
+    app.execute(
         "UPDATE customers SET nps_asked_at = $1 WHERE id = $2",
-        customer,
         at,
+        customer,
     )
     .await
-}
-
-/// Runs `sql` with (`at`, `id`) straight on the test database.
-async fn set_time(app: &TestApp, sql: &'static str, id: i64, at: i64) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let url = &app.db.url;
-    if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await?;
-        sqlx::query(sql)
-            .bind(at)
-            .bind(id)
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await?;
-        sqlx::query(sql)
-            .bind(at)
-            .bind(id)
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-    }
-    Ok(())
 }
 
 #[tokio::test]
@@ -736,11 +715,10 @@ async fn scheduled_question_on_a_visit(engine: Engine) -> anyhow::Result<()> {
         let mut again = app.widget().await?;
         again.hello(Some(&token), None).await?;
         none_of(&mut again, "survey").await?;
-        set_time(
-            &app,
+        app.execute(
             "UPDATE conversations SET updated_at = $1 WHERE id = $2",
-            conversation,
             hark_bot::store::now_ms() - 31 * 60 * 1000,
+            conversation,
         )
         .await?;
         visitors.push((token, customer));
@@ -788,6 +766,13 @@ async fn skip_ends_the_wait_for_a_reason_and_the_next_message_goes_to_the_bot() 
         csat.message_id.unwrap_or_default(),
         &buttons(&csat)[3].1,
     );
+    let comment_prompt = fake.wait_text(41, "anything you'd like to add").await?;
+    fake.push_press(
+        41,
+        comment_prompt.message_id.unwrap_or_default(),
+        &buttons(&comment_prompt)[0].1,
+    );
+    toast(&fake, "No problem.").await?;
     let question = fake
         .wait_text(41, "How likely are you to recommend us")
         .await?;

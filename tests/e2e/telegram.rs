@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hark_bot::store::{Author, Channel};
+use hark_bot::store::{Author, Channel, SurveyKind, SurveyResponse};
 use hark_tests::telegram::{FakeTelegram, Scripted, buttons, texts};
 use hark_tests::{AppOptions, Engine, TestApp, spawn_app_with};
 use serde_json::json;
@@ -522,7 +522,6 @@ async fn asks_for_a_human_and_the_agents_reply_arrives_on_postgres() -> anyhow::
 }
 
 async fn csat_press_is_recorded(engine: Engine) -> anyhow::Result<()> {
-    use hark_bot::store::SurveyKind;
     let fake = FakeTelegram::start().await?;
     let Some(app) = telegram_app(engine, &fake).await? else {
         return Ok(());
@@ -621,6 +620,159 @@ async fn a_csat_press_is_recorded() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_csat_press_is_recorded_on_postgres() -> anyhow::Result<()> {
     csat_press_is_recorded(Engine::Postgres).await
+}
+
+/// The chat asks for a person, the agent answers and resolves, and the customer presses the
+/// CSAT button for `score`; returns the conversation and the comment question that follows.
+async fn rated(
+    app: &TestApp,
+    fake: &FakeTelegram,
+    agent: &hark_bot::engine::Agent,
+    chat: i64,
+    score: usize,
+) -> anyhow::Result<(i64, hark_tests::telegram::Call)> {
+    let conversation = ask_for_person(app, fake, chat).await?;
+    agent_replies(app, agent, conversation, &format!("r{chat}"), "Done.").await?;
+    app.state.engine.resolve(conversation, agent).await?;
+    let question = fake.wait_text(chat, "How happy are you").await?;
+    fake.push_press(
+        chat,
+        question.message_id.unwrap_or_default(),
+        &buttons(&question)[score - 1].1,
+    );
+    let prompt = fake.wait_text(chat, "anything you'd like to add").await?;
+    Ok((conversation, prompt))
+}
+
+/// The CSAT answer about a conversation (it must exist).
+async fn csat_of(app: &TestApp, conversation: i64) -> anyhow::Result<SurveyResponse> {
+    app.state
+        .engine
+        .store()
+        .survey_response(SurveyKind::Csat, conversation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no CSAT answer for {conversation}"))
+}
+
+async fn csat_takes_a_comment(engine: Engine) -> anyhow::Result<()> {
+    let fake = FakeTelegram::start().await?;
+    let Some(app) = telegram_app(engine, &fake).await? else {
+        return Ok(());
+    };
+    let ana = agent(&app).await?;
+    let (conversation, prompt) = rated(&app, &fake, &ana, 14, 2).await?;
+    assert_eq!(
+        buttons(&prompt),
+        [("Skip".to_owned(), format!("csats:{conversation}"))]
+    );
+    let sent = texts(&fake.sent_to(14));
+    assert!(
+        !sent.iter().any(|t| t.contains("recommend")),
+        "NPS before the comment: {sent:?}"
+    );
+
+    // Another chat pressing this Skip button changes nothing.
+    fake.push_press(
+        15,
+        prompt.message_id.unwrap_or_default(),
+        &buttons(&prompt)[0].1,
+    );
+    fake.wait_for(|f| {
+        f.calls_of("answerCallbackQuery")
+            .into_iter()
+            .find(|c| c.body["text"] == "This button no longer applies.")
+    })
+    .await?;
+    // Too long a comment is refused and the wait goes on; nothing is stored.
+    fake.push_text(14, &"slow ".repeat(201));
+    fake.wait_text(14, "a bit long for us to keep").await?;
+    assert_eq!(csat_of(&app, conversation).await?.comment, None);
+
+    fake.push_text(14, "Kind agent, but it took two days to hear back");
+    fake.wait_text(14, "Thank you for your comment!").await?;
+    let answer = csat_of(&app, conversation).await?;
+    assert_eq!(answer.score, 2);
+    assert_eq!(
+        answer.comment.as_deref(),
+        Some("Kind agent, but it took two days to hear back")
+    );
+    assert!(answer.comment_sentiment.is_some());
+    let transcript = stored(&app, 14).await?;
+    assert!(
+        !transcript.iter().any(|m| m.body.contains("two days")),
+        "the comment went to the bot: {transcript:?}"
+    );
+    // NPS follows the comment; the old Skip button no longer applies.
+    fake.wait_text(14, "How likely are you to recommend us")
+        .await?;
+    fake.push_press(
+        14,
+        prompt.message_id.unwrap_or_default(),
+        &buttons(&prompt)[0].1,
+    );
+    fake.wait_for(|f| {
+        (f.calls_of("answerCallbackQuery")
+            .iter()
+            .filter(|c| c.body["text"] == "This button no longer applies.")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await?;
+    // The chat's next message is a question for the bot again.
+    fake.push_text(14, "how long does delivery take?");
+    fake.wait_text(14, DELIVERY_ANSWER).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_csat_rating_takes_an_optional_comment() -> anyhow::Result<()> {
+    csat_takes_a_comment(Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_csat_rating_takes_an_optional_comment_on_postgres() -> anyhow::Result<()> {
+    csat_takes_a_comment(Engine::Postgres).await
+}
+
+#[tokio::test]
+async fn the_csat_comment_wait_ends_on_skip_stop_or_expiry() -> anyhow::Result<()> {
+    let fake = FakeTelegram::start().await?;
+    let app = telegram_app(Engine::Sqlite, &fake)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("sqlite"))?;
+    let ana = agent(&app).await?;
+
+    // /skip: no comment, and NPS follows.
+    let (skipped, _) = rated(&app, &fake, &ana, 16, 4).await?;
+    fake.push_text(16, "/skip");
+    fake.wait_text(16, "No problem.").await?;
+    fake.wait_text(16, "How likely are you to recommend us")
+        .await?;
+    assert_eq!(csat_of(&app, skipped).await?.comment, None);
+
+    // /stop: the wait is closed with the other surveys; the next message goes to the bot.
+    let (stopped, _) = rated(&app, &fake, &ana, 17, 3).await?;
+    fake.push_text(17, "/stop");
+    fake.wait_text(17, "we won't send you surveys").await?;
+    fake.push_text(17, "how long does delivery take?");
+    fake.wait_text(17, DELIVERY_ANSWER).await?;
+    assert_eq!(csat_of(&app, stopped).await?.comment, None);
+    let sent = texts(&fake.sent_to(17));
+    assert!(!sent.iter().any(|t| t.contains("recommend")), "{sent:?}");
+
+    // An hour later the wait is over: a plain message is a question for the bot.
+    let (expired, _) = rated(&app, &fake, &ana, 18, 5).await?;
+    app.execute(
+        "UPDATE telegram_survey_prompts SET comment_until = $1 WHERE conversation_id = $2",
+        hark_bot::store::now_ms() - 1,
+        expired,
+    )
+    .await?;
+    fake.push_text(18, "how long does delivery take?");
+    fake.wait_text(18, DELIVERY_ANSWER).await?;
+    assert_eq!(csat_of(&app, expired).await?.comment, None);
+    Ok(())
 }
 
 #[tokio::test]

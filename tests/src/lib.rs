@@ -213,7 +213,6 @@ impl TestApp {
         WidgetClient::connect(&self.ws_url()).await
     }
 
-    /// Stops the server (as SIGTERM would) and waits for it to finish.
     /// Adds a staff member with `password` and returns them as the engine's [`Agent`].
     pub async fn add_staff(
         &self,
@@ -236,6 +235,31 @@ impl TestApp {
         Ok((staff, agent))
     }
 
+    /// Runs `sql` with the binds (`first`, `second`) straight on the test database: to move a
+    /// stored time back, as if it had happened then.
+    pub async fn execute(&self, sql: &'static str, first: i64, second: i64) -> anyhow::Result<()> {
+        let url = &self.db.url;
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await?;
+            sqlx::query(sql)
+                .bind(first)
+                .bind(second)
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            sqlx::query(sql)
+                .bind(first)
+                .bind(second)
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the server (as SIGTERM would) and waits for it to finish.
     pub async fn stop(mut self) -> anyhow::Result<TestDb> {
         self.shutdown_now().await?;
         let db = std::mem::replace(&mut self.db, TestDb::placeholder()?);

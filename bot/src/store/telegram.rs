@@ -161,6 +161,70 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the chat's next plain messages until `until` (Unix ms) as the comment on a
+    /// conversation's CSAT rating.
+    pub async fn await_csat_comment(&self, conversation_id: i64, until: i64) -> Result<()> {
+        on_writer!(self, pool => {
+            sqlx::query(
+                "UPDATE telegram_survey_prompts SET comment_until = $1 \
+                 WHERE kind = 'csat' AND conversation_id = $2",
+            )
+            .bind(until)
+            .bind(conversation_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The conversation whose CSAT comment the chat is asked for at `now`, if any (the latest).
+    pub async fn csat_comment_awaited(&self, chat_id: i64, now: i64) -> Result<Option<i64>> {
+        let id: Option<i64> = on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT conversation_id FROM telegram_survey_prompts \
+                 WHERE chat_id = $1 AND kind = 'csat' AND comment_until > $2 \
+                 ORDER BY asked_at DESC, conversation_id DESC LIMIT 1",
+            )
+            .bind(chat_id)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// Stops waiting for a conversation's CSAT comment. True for the one caller that stopped
+    /// a wait still open at `now` (so a comment and a Skip press racing go on to one NPS
+    /// question, not two).
+    pub async fn stop_awaiting_csat_comment(&self, conversation_id: i64, now: i64) -> Result<bool> {
+        let done = on_writer!(self, pool => {
+            sqlx::query(
+                "UPDATE telegram_survey_prompts SET comment_until = NULL \
+                 WHERE kind = 'csat' AND conversation_id = $1 AND comment_until > $2",
+            )
+            .bind(conversation_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Stops every CSAT comment wait in a chat (the customer sent `/stop`).
+    pub async fn stop_awaiting_csat_comments_in(&self, chat_id: i64) -> Result<()> {
+        on_writer!(self, pool => {
+            sqlx::query(
+                "UPDATE telegram_survey_prompts SET comment_until = NULL \
+                 WHERE chat_id = $1 AND comment_until IS NOT NULL",
+            )
+            .bind(chat_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Resolved Telegram conversations updated since `since` whose CSAT was never asked: what a
     /// restarted adapter still owes.
     pub async fn telegram_resolved_unsurveyed(&self, since: i64) -> Result<Vec<i64>> {

@@ -11,6 +11,7 @@
 //!
 //! *Architecture invariant*: nothing here decides what to answer; that is the engine's job.
 
+pub mod csat;
 pub mod nps;
 mod outbox;
 pub mod send;

@@ -247,7 +247,7 @@ impl Delivery {
             .sender
             .send_text(
                 chat,
-                lines::CSAT_QUESTION,
+                super::csat::lines::QUESTION,
                 Some(InlineKeyboardMarkup::new(vec![buttons])),
             )
             .await?;

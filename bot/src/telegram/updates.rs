@@ -11,9 +11,7 @@ use teloxide::types::{
 use super::{Telegram, TelegramError};
 use crate::engine::{ClientId, CustomerInput, EngineError, MessageText};
 use crate::linking;
-use crate::store::{Channel, LinkOutcome, SurveyKind};
-use crate::surveys::nps::Occasion;
-use crate::surveys::{Answer, Score, SurveyError};
+use crate::store::{Channel, LinkOutcome};
 
 /// The bot's fixed lines on Telegram.
 pub mod lines {
@@ -44,10 +42,6 @@ pub mod lines {
     pub const LINK_ELSEWHERE: &str = "Your website conversation is already linked to another \
         Telegram chat.";
     pub const LINK_USAGE: &str = "Send /link followed by the code from the chat on our website.";
-    pub const THANKS_FOR_RATING: &str = "Thank you for your rating!";
-    pub const ALREADY_RATED: &str = "You already rated this conversation. Thank you!";
-    pub const CSAT_QUESTION: &str =
-        "How happy are you with the help you got? (1 = not at all, 5 = very)";
     pub const BUTTON_GONE: &str = "This button no longer applies.";
     pub const TALK_TO_PERSON: &str = "Talk to a person";
 }
@@ -61,6 +55,8 @@ pub(super) enum Press {
     Handoff { message_id: i64 },
     /// A CSAT score for a conversation.
     Csat { conversation_id: i64, score: i64 },
+    /// "Skip" under the question for the CSAT rating's comment.
+    CsatSkip { conversation_id: i64 },
     /// An NPS score (0-10) for the question `ask_id`.
     Nps { ask_id: i64, score: i64 },
     /// "No thanks" under the NPS question.
@@ -78,6 +74,7 @@ impl Press {
                 conversation_id,
                 score,
             } => format!("csat:{conversation_id}:{score}"),
+            Press::CsatSkip { conversation_id } => format!("csats:{conversation_id}"),
             Press::Nps { ask_id, score } => format!("nps:{ask_id}:{score}"),
             Press::NpsDismiss { ask_id } => format!("npsx:{ask_id}"),
             Press::NpsSkip { ask_id } => format!("npss:{ask_id}"),
@@ -98,6 +95,9 @@ impl Press {
                 conversation_id: c.parse().ok()?,
                 score: s.parse().ok()?,
             },
+            ("csats", Some(c), None) => Press::CsatSkip {
+                conversation_id: c.parse().ok()?,
+            },
             ("nps", Some(a), Some(s)) => Press::Nps {
                 ask_id: a.parse().ok()?,
                 score: s.parse().ok()?,
@@ -115,9 +115,13 @@ impl Press {
 }
 
 /// The survey question that follows a press.
-enum NpsNext {
-    Question { conversation_id: i64 },
-    Reason { ask_id: i64 },
+enum NextQuestion {
+    /// The CSAT rating's optional comment (NPS follows it).
+    CsatComment { conversation_id: i64 },
+    /// NPS, if due, after a resolved conversation's survey.
+    Nps { conversation_id: i64 },
+    /// The reason for an NPS score.
+    NpsReason { ask_id: i64 },
 }
 
 /// A command and its argument (`/start CODE`, `/link@shop_bot CODE`).
@@ -161,9 +165,12 @@ impl Telegram {
         if let Some((command, arg)) = parse_command(text) {
             return self.on_command(client_id, chat, &command, arg).await;
         }
-        // Right after an NPS score, the next plain message is the reason for it.
+        // Right after a CSAT rating the next plain message is its comment; right after an NPS
+        // score, the reason for it.
         let customer = self.customer(chat).await?;
-        if self.take_nps_reason(chat, customer, text).await? {
+        if self.take_csat_comment(chat, customer, text).await?
+            || self.take_nps_reason(chat, customer, text).await?
+        {
             return Ok(());
         }
         let text = match MessageText::parse(text) {
@@ -195,6 +202,7 @@ impl Telegram {
             "help" => self.reply(chat, lines::HELP).await,
             "human" => {
                 let customer = self.customer(chat).await?;
+                self.forget_csat_comment(chat).await?;
                 self.forget_nps_reason(customer).await?;
                 self.turn(chat, client_id, CustomerInput::AskForPerson)
                     .await
@@ -206,10 +214,14 @@ impl Telegram {
                     .opt_out(customer)
                     .await
                     .map_err(TelegramError::Nps)?;
+                self.forget_csat_comment(chat).await?;
                 self.reply(chat, lines::STOPPED).await
             }
             "skip" => {
                 let customer = self.customer(chat).await?;
+                if self.skip_csat_comment_command(chat, customer).await? {
+                    return Ok(());
+                }
                 self.skip_command(chat, customer).await
             }
             "link" if arg.is_empty() => self.reply(chat, lines::LINK_USAGE).await,
@@ -288,9 +300,9 @@ impl Telegram {
         let customer = self.customer(chat).await?;
         let store = self.engine.store();
         let mut toast = None;
-        // What to ask once the press is answered: the NPS question after a CSAT rating, the
-        // reason after an NPS score.
-        let mut nps_next: Option<NpsNext> = None;
+        // What to ask once the press is answered: the comment after a CSAT rating, the reason
+        // after an NPS score.
+        let mut next: Option<NextQuestion> = None;
         let result = match press {
             None => {
                 toast = Some(lines::BUTTON_GONE);
@@ -300,34 +312,16 @@ impl Telegram {
                 conversation_id,
                 score,
             }) => {
-                let answer = Score::parse(SurveyKind::Csat, score).map(|score| Answer {
-                    customer_id: customer,
-                    conversation_id: Some(conversation_id),
-                    channel: Channel::Telegram,
-                    score,
-                    comment: None,
-                });
-                let recorded = match answer {
-                    Ok(answer) => self.surveys.record(answer).await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                match recorded {
-                    Ok(()) => {
-                        toast = Some(lines::THANKS_FOR_RATING);
-                        nps_next = Some(NpsNext::Question { conversation_id });
-                    }
-                    Err(SurveyError::AlreadyAnswered) => toast = Some(lines::ALREADY_RATED),
-                    Err(
-                        SurveyError::Invalid(_)
-                        | SurveyError::NotYourConversation
-                        | SurveyError::ConversationNotFound
-                        | SurveyError::OptedOut,
-                    ) => toast = Some(lines::BUTTON_GONE),
-                    Err(e) => {
-                        toast = Some(lines::TRY_AGAIN);
-                        tracing::error!(error = ?e, "recording a CSAT answer failed");
-                    }
-                }
+                let (text, recorded) = self.on_csat_press(customer, conversation_id, score).await;
+                toast = Some(text);
+                next =
+                    recorded.map(|conversation_id| NextQuestion::CsatComment { conversation_id });
+                Ok(())
+            }
+            Some(Press::CsatSkip { conversation_id }) => {
+                let (text, skipped) = self.on_csat_skip(chat, customer, conversation_id).await;
+                toast = Some(text);
+                next = skipped.map(|conversation_id| NextQuestion::Nps { conversation_id });
                 Ok(())
             }
             Some(Press::Suggestion { message_id, index }) => {
@@ -357,7 +351,7 @@ impl Telegram {
                 let (text, reason) = self.on_nps_press(customer, ask_id, score).await;
                 toast = Some(text);
                 if reason {
-                    nps_next = Some(NpsNext::Reason { ask_id });
+                    next = Some(NextQuestion::NpsReason { ask_id });
                 }
                 Ok(())
             }
@@ -394,15 +388,18 @@ impl Telegram {
                 tracing::warn!(error = %e, "removing a keyboard failed");
             }
         }
-        let next = match nps_next {
-            Some(NpsNext::Question { conversation_id }) => self
-                .ask_nps(chat, customer, Occasion::Resolved { conversation_id })
-                .await
-                .map(|_| ()),
-            Some(NpsNext::Reason { ask_id }) => self.ask_nps_reason(chat, ask_id).await,
+        let asked = match next {
+            Some(NextQuestion::CsatComment { conversation_id }) => {
+                self.ask_csat_comment(chat, conversation_id).await
+            }
+            Some(NextQuestion::Nps { conversation_id }) => {
+                self.after_csat(chat, customer, conversation_id).await;
+                Ok(())
+            }
+            Some(NextQuestion::NpsReason { ask_id }) => self.ask_nps_reason(chat, ask_id).await,
             None => Ok(()),
         };
-        if let Err(e) = next {
+        if let Err(e) = asked {
             tracing::warn!(error = %e, "asking the next survey question failed");
         }
         result
@@ -447,6 +444,7 @@ mod tests {
                 ask_id: 1_000_000_000_000,
                 score: 10,
             },
+            Press::CsatSkip { conversation_id: 3 },
             Press::NpsDismiss { ask_id: 8 },
             Press::NpsSkip { ask_id: 8 },
         ] {
@@ -461,6 +459,9 @@ mod tests {
             "s:1",
             "s:x:1",
             "csat:1:2:3",
+            "csats",
+            "csats:x",
+            "csats:1:2",
             "h",
             "h:1:2",
             "zz:1:1",
