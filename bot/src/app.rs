@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use feedback::sentiment::Analyzer;
 use kb::KnowledgeBase;
 
 use crate::config::Settings;
@@ -38,7 +37,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
             store,
             kb,
             InProcessBus::new_hub(),
-            Arc::new(Analyzer::new()),
+            Arc::new(settings.sentiment.analyzer()?),
         )
         .with_policy(settings.handoff.policy.clone()),
         settings.limits,

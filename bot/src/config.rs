@@ -102,6 +102,14 @@ pub struct ConfigArgs {
     /// Days between summaries; 0 turns the schedule off [default: 7]
     #[arg(long, env = "HARK_SUMMARY_EVERY_DAYS", global = true)]
     pub summary_every_days: Option<u64>,
+    /// Extra customer-service sentiment rules (the format of the built-in
+    /// service_lexicon.tsv) [default: none]
+    #[arg(long, env = "HARK_SENTIMENT_LEXICON", global = true)]
+    pub sentiment_lexicon: Option<PathBuf>,
+    /// Your own labelled customer messages (label<TAB>text) the sentiment service model
+    /// learns from, besides the built-in ones [default: none]
+    #[arg(long, env = "HARK_SENTIMENT_EXAMPLES", global = true)]
+    pub sentiment_examples: Option<PathBuf>,
 }
 
 /// The config file's keys; every one is optional.
@@ -137,6 +145,8 @@ struct FileConfig {
     summary_webhook_url: Option<String>,
     summary_webhook_secret: Option<String>,
     summary_every_days: Option<u64>,
+    sentiment_lexicon: Option<PathBuf>,
+    sentiment_examples: Option<PathBuf>,
 }
 
 /// Resolved settings.
@@ -157,6 +167,36 @@ pub struct Settings {
     pub nps: crate::surveys::nps::NpsSettings,
     /// The owners' weekly summary: schedule and webhook.
     pub summary: crate::reports::summary::SummarySettings,
+    /// The owner's additions to the sentiment analyzer.
+    pub sentiment: SentimentSettings,
+}
+
+/// Files an owner adds to the sentiment analyzer (both optional).
+#[derive(Debug, Clone, Default)]
+pub struct SentimentSettings {
+    /// Extra rules, in the format of the built-in `service_lexicon.tsv`.
+    pub lexicon: Option<PathBuf>,
+    /// Labelled messages (`label<TAB>text`) for the service model, besides the built-in ones.
+    pub examples: Option<PathBuf>,
+}
+
+impl SentimentSettings {
+    /// The analyzer these settings describe: the built-in one plus the owner's files. A bad
+    /// file is an error naming its bad lines, never a silently weaker analyzer.
+    pub fn analyzer(&self) -> anyhow::Result<feedback::sentiment::Analyzer> {
+        let mut analyzer = feedback::sentiment::Analyzer::new();
+        if let Some(path) = &self.lexicon {
+            analyzer = analyzer
+                .with_domain_lexicon_file(path)
+                .context("loading sentiment_lexicon")?;
+        }
+        if let Some(path) = &self.examples {
+            analyzer = analyzer
+                .with_service_examples_file(path)
+                .context("loading sentiment_examples")?;
+        }
+        Ok(analyzer)
+    }
 }
 
 /// How conversations reach people.
@@ -260,6 +300,10 @@ impl Settings {
             telegram,
             nps,
             summary,
+            sentiment: SentimentSettings {
+                lexicon: args.sentiment_lexicon.clone().or(file.sentiment_lexicon),
+                examples: args.sentiment_examples.clone().or(file.sentiment_examples),
+            },
         })
     }
 }

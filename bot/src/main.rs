@@ -177,7 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Widget(args)) => hark_bot::bench::run(args).await,
         Command::Bench(BenchCommand::Console(args)) => hark_bot::bench_console::run(args).await,
         Command::Sentiment => {
-            let analyzer = feedback::sentiment::Analyzer::new();
+            let analyzer = settings()?.sentiment.analyzer()?;
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();
             feedback::sentiment::run_lines(&analyzer, stdin, stdout)?;

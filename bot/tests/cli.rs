@@ -509,3 +509,63 @@ fn value_refresh_scores_the_stored_purchases() -> anyhow::Result<()> {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs value_webhook_secret"));
     Ok(())
 }
+
+#[test]
+fn sentiment_scores_lines_and_takes_the_owners_files() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = hark(
+        dir.path(),
+        &["sentiment"],
+        "Thanks, that fixed it!\nmy order never arrived\nmy flurbel is squonking\n",
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let labels: Vec<&str> = rows.iter().filter_map(|r| r["label"].as_str()).collect();
+    assert_eq!(labels, ["positive", "negative", "neutral"]);
+    for key in ["compound", "pos", "neu", "neg"] {
+        assert!(rows[0][key].is_f64(), "{key} in {}", rows[0]);
+    }
+
+    // The owner's labelled messages teach the service model their customers' words.
+    let examples = dir.path().join("examples.tsv");
+    std::fs::write(
+        &examples,
+        "negative\tthe flurbel is squonking again\nnegative\tsquonking all night, fix the flurbel\n\
+         negative\tit keeps squonking\nneutral\thow do I clean the flurbel?\n",
+    )?;
+    let path = examples.to_string_lossy().into_owned();
+    let out = hark(
+        dir.path(),
+        &["sentiment", "--sentiment-examples", &path],
+        "my flurbel is squonking\n",
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(row["label"], "negative", "{row}");
+
+    // A bad file is refused with its line numbers, not quietly ignored.
+    std::fs::write(&examples, "negative\tlate\nfurious\tvery late\n")?;
+    let out = hark(
+        dir.path(),
+        &["sentiment", "--sentiment-examples", &path],
+        "hello\n",
+    )?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sentiment_examples") && err.contains("line 2"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -3,10 +3,14 @@
 //! (`scripts/bench-sentiment.sh`).
 //!
 //! ```text
-//! cargo run --release -p feedback --example sentiment_lines -- [--vader-only] [--explain] [--lexicon FILE] [--time]
+//! cargo run --release -p feedback --example sentiment_lines -- [--vader-only] [--no-model] \
+//!     [--explain] [--lexicon FILE] [--examples FILE] [--confidence FILL,OVERRULE] [--time]
 //! ```
-//! `--explain` adds `domain_rules` (the `file:line` of each customer-service rule that fired);
-//! `--time` also prints single-core scoring throughput (texts/s) to stderr.
+//! `--explain` adds `domain_rules` (the `file:line` of each customer-service rule that fired,
+//! and `service-model` when the service model decided); `--no-model` scores with VADER and the
+//! rules only; `--examples` retrains the service model with more labelled messages;
+//! `--confidence` sets its thresholds (for measuring them); `--time`
+//! also prints single-core scoring throughput (texts/s) to stderr.
 
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -24,6 +28,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(k) = args.iter().position(|a| a == "--lexicon") {
         let path = args.get(k + 1).ok_or("--lexicon needs a file")?;
         analyzer = analyzer.with_domain_lexicon_file(Path::new(path))?;
+    }
+    if let Some(k) = args.iter().position(|a| a == "--examples") {
+        let path = args.get(k + 1).ok_or("--examples needs a file")?;
+        analyzer = analyzer.with_service_examples_file(Path::new(path))?;
+    }
+    if let Some(k) = args.iter().position(|a| a == "--confidence") {
+        // FILL,OVERRULE: the service model's thresholds, for measuring them.
+        let value = args.get(k + 1).ok_or("--confidence needs FILL,OVERRULE")?;
+        let (fill, overrule) = value.split_once(',').ok_or("--confidence FILL,OVERRULE")?;
+        analyzer = analyzer.with_service_model_confidence(feedback::sentiment::ModelConfidence {
+            fill: fill.parse()?,
+            overrule: overrule.parse()?,
+        });
+    }
+    if args.iter().any(|a| a == "--no-model") {
+        analyzer = analyzer.without_service_model();
     }
     let mut input = Vec::new();
     std::io::stdin().lock().read_to_end(&mut input)?;

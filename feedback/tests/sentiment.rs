@@ -217,18 +217,24 @@ mod sentiment {
 
     const LEXICON: &str = include_str!("../data/sentiment/service_lexicon.tsv");
 
+    /// The rules alone: these tests pin what each rule does, whatever the service model
+    /// (tested below and in `model.rs`) would say of the same message.
+    fn rules_only() -> Analyzer {
+        Analyzer::new().without_service_model()
+    }
+
     fn rules(text: &str) -> Vec<String> {
-        Analyzer::new().analyze(text).domain_rules
+        rules_only().analyze(text).domain_rules
     }
 
     fn compound(text: &str) -> f64 {
-        Analyzer::new().score(text).compound
+        rules_only().score(text).compound
     }
 
     /// Every `phrase` line carries an example; the rule on that line must fire on it.
     #[test]
     fn every_lexicon_phrase_fires_on_its_example() {
-        let analyzer = Analyzer::new();
+        let analyzer = rules_only();
         let mut checked = 0;
         for (k, line) in LEXICON.lines().enumerate() {
             let fields: Vec<&str> = line.split('\t').collect();
@@ -254,7 +260,7 @@ mod sentiment {
     #[test]
     fn every_lexicon_phrase_moves_its_example_in_its_direction() {
         let vader = Analyzer::vader_only();
-        let analyzer = Analyzer::new();
+        let analyzer = rules_only();
         for line in LEXICON.lines() {
             let fields: Vec<&str> = line.split('\t').collect();
             if fields[0] != "phrase" || fields.len() < 4 {
@@ -335,27 +341,22 @@ mod sentiment {
 
     #[test]
     fn questions_ask_rather_than_praise() {
-        let a = Analyzer::new().analyze("Is the item dishwasher safe?");
+        let a = rules_only().analyze("Is the item dishwasher safe?");
         assert_eq!(a.scores.label, Label::Neutral);
         assert!(a.domain_rules.contains(&"question-positive".to_string()));
-        let closing = Analyzer::new().analyze("Can you resend the invoice? Thanks!");
+        let closing = rules_only().analyze("Can you resend the invoice? Thanks!");
         assert_eq!(closing.scores.label, Label::Neutral, "{closing:?}");
         // A question still carries its complaint; a thanks after a statement is still thanks.
         assert_eq!(
-            Analyzer::new().score("Why hasn't my refund arrived?").label,
+            rules_only().score("Why hasn't my refund arrived?").label,
             Label::Negative
         );
         assert_eq!(
-            Analyzer::new().score("The parcel arrived. Thanks!").label,
+            rules_only().score("The parcel arrived. Thanks!").label,
             Label::Positive
         );
         // A good outcome asked about is not one.
-        assert!(
-            Analyzer::new()
-                .score("Has the issue been fixed yet?")
-                .compound
-                <= 0.0
-        );
+        assert!(rules_only().score("Has the issue been fixed yet?").compound <= 0.0);
     }
 
     #[test]
@@ -369,12 +370,12 @@ mod sentiment {
             "Just checking, is my appointment still at 2pm tomorrow?",
             "Good morning, could you tell me if my order is still processing?",
         ] {
-            let a = Analyzer::new().analyze(text);
+            let a = rules_only().analyze(text);
             assert_eq!(a.scores.label, Label::Neutral, "{text}: {a:?}");
         }
         // A mild cue ("again") in a how-to question is dropped; it still tints a statement.
         assert_eq!(
-            Analyzer::new()
+            rules_only()
                 .score("Could I have the tracking link again please?")
                 .label,
             Label::Neutral
@@ -385,18 +386,18 @@ mod sentiment {
             "Why is my order so late?",
             "Can you tell me why my order never arrived?",
         ] {
-            assert_eq!(Analyzer::new().score(text).label, Label::Negative, "{text}");
+            assert_eq!(rules_only().score(text).label, Label::Negative, "{text}");
         }
     }
 
     #[test]
     fn pattern_gaps_never_skip_a_negation() {
         assert_eq!(
-            Analyzer::new().score("The issue still isn't fixed.").label,
+            rules_only().score("The issue still isn't fixed.").label,
             Label::Negative
         );
         assert_eq!(
-            Analyzer::new().score("The issue is fixed.").label,
+            rules_only().score("The issue is fixed.").label,
             Label::Positive
         );
     }
@@ -408,7 +409,7 @@ mod sentiment {
     }
 
     fn label(text: &str) -> Label {
-        Analyzer::new().score(text).label
+        rules_only().score(text).label
     }
 
     #[test]
@@ -452,7 +453,7 @@ mod sentiment {
             "Your \u{201c}premium\u{201d} support is a script.",
             "the 'express' option",
         ] {
-            let a = Analyzer::new().analyze(text);
+            let a = rules_only().analyze(text);
             assert_eq!(a.scores.label, Label::Negative, "{text}: {a:?}");
             assert!(
                 a.domain_rules.contains(&"scare-quotes".to_string()),
@@ -592,7 +593,7 @@ mod sentiment {
             "My order number is 48213.",
             "How do I cancel my order before it ships?",
         ] {
-            assert_eq!(Analyzer::new().score(text).label, Label::Neutral, "{text}");
+            assert_eq!(rules_only().score(text).label, Label::Neutral, "{text}");
         }
     }
 
@@ -620,7 +621,7 @@ mod sentiment {
             "extra.tsv",
             "# our product\nclass\tgadget\tkettle|toaster\nphrase\t@gadget ~2 leaks|leaking\t-2.5\tThe kettle leaks.\nphrase\tfrobnicator\t2.0\n",
         );
-        let analyzer = Analyzer::new()
+        let analyzer = rules_only()
             .with_domain_lexicon_file(&path)
             .expect("valid file");
         let a = analyzer.analyze("My kettle is leaking everywhere");
@@ -645,7 +646,7 @@ mod sentiment {
             "bad.tsv",
             "phrase\tfine\t1.0\nphrase\t@nosuchclass x\t-1\nphrase\tgood words\tlots\nwidget\tx\n\nunit\tfortnight\t-3\n",
         );
-        let err = Analyzer::new()
+        let err = rules_only()
             .with_domain_lexicon_file(&path)
             .expect_err("invalid file");
         let SentimentError::InvalidLexicon { problems, .. } = &err else {
@@ -662,7 +663,7 @@ mod sentiment {
         );
         std::fs::remove_file(path).ok();
         let missing =
-            Analyzer::new().with_domain_lexicon_file(std::path::Path::new("/nonexistent/x.tsv"));
+            rules_only().with_domain_lexicon_file(std::path::Path::new("/nonexistent/x.tsv"));
         assert!(matches!(missing, Err(SentimentError::Read { .. })));
     }
 
@@ -672,7 +673,7 @@ mod sentiment {
             "kinds.tsv",
             "phrase\t^zorp$\t-1.5\tZorp.\nphrase\tonce upon$?\tflip\tOnce upon?\npolite\tmerci\nscare\tgratis\n",
         );
-        let analyzer = Analyzer::new()
+        let analyzer = rules_only()
             .with_domain_lexicon_file(&good)
             .expect("valid file");
         assert_eq!(analyzer.score("Zorp.").label, Label::Negative);
@@ -682,7 +683,7 @@ mod sentiment {
             "kinds-bad.tsv",
             "phrase\t^\t-1\nphrase\tx\tflipped\npolite\nscare\t|\n",
         );
-        let err = Analyzer::new()
+        let err = rules_only()
             .with_domain_lexicon_file(&bad)
             .expect_err("invalid file");
         let SentimentError::InvalidLexicon { problems, .. } = &err else {
@@ -758,6 +759,86 @@ mod sentiment {
             without < 0.7 && dev_without < 0.7,
             "the sets should need the layer"
         );
+        // The rules alone still carry the sets they were written from.
+        let rules = Analyzer::new().without_service_model();
+        assert!(macro_f1(&rules, main) >= 0.90 && macro_f1(&rules, dev) >= 0.90);
+    }
+
+    /// The third held-out set: two writers who never saw the rules or the data, never trained
+    /// or tuned on (not in the service model's examples; its errors are never printed). The
+    /// target is 0.90 on messages the project has not seen; the rules alone scored 0.830.
+    #[test]
+    fn unseen_writers_messages_reach_the_target() {
+        let heldout = include_str!("../data/sentiment/service_messages_heldout3.tsv");
+        assert_eq!(heldout.lines().filter(|l| !l.starts_with('#')).count(), 320);
+        let with = macro_f1(&Analyzer::new(), heldout);
+        let rules = macro_f1(&Analyzer::new().without_service_model(), heldout);
+        println!("service_messages_heldout3: {with:.3} (rules alone {rules:.3})");
+        assert!(with >= 0.90, "{with}");
+    }
+
+    #[test]
+    fn the_owners_labelled_messages_teach_the_service_model() {
+        // A shop's own words, which neither VADER, the rules nor the built-in examples know.
+        let text = "my flurbel is squonking";
+        assert_eq!(Analyzer::new().score(text).label, Label::Neutral);
+        let examples = temp_file(
+            "examples.tsv",
+            "# our customers\nnegative\tthe flurbel is squonking again\n\
+             negative\tsquonking all night, please fix the flurbel\n\
+             negative\tit keeps squonking\nneutral\thow do I clean the flurbel?\n",
+        );
+        let taught = Analyzer::new()
+            .with_service_examples_file(&examples)
+            .expect("examples load");
+        let a = taught.analyze(text);
+        assert_eq!(a.scores.label, Label::Negative, "{a:?}");
+        assert_eq!(a.domain_rules, [feedback::sentiment::SERVICE_MODEL]);
+        std::fs::remove_file(examples).ok();
+    }
+
+    #[test]
+    fn bad_labelled_message_lines_are_reported_and_nothing_changes() {
+        let bad = temp_file(
+            "bad-examples.tsv",
+            "negative\tlate\nfurious\tvery late\nno tab\n",
+        );
+        let err = Analyzer::new()
+            .with_service_examples_file(&bad)
+            .expect_err("bad lines");
+        let text = err.to_string();
+        assert!(
+            text.contains("line 2:") && text.contains("line 3:") && !text.contains("line 1:"),
+            "{text}"
+        );
+        let missing =
+            Analyzer::new().with_service_examples_file(std::path::Path::new("/nonexistent/x.tsv"));
+        assert!(missing.is_err());
+        std::fs::remove_file(bad).ok();
+    }
+
+    #[test]
+    fn the_service_model_speaks_where_the_rules_found_nothing() {
+        // Complaints in plain words, no sentiment word and no rule: the model's call.
+        for text in ["got two left shoes", "Ordered a kettle, got a toaster."] {
+            let a = Analyzer::new().analyze(text);
+            assert_eq!(a.scores.label, Label::Negative, "{text}: {a:?}");
+            assert!(
+                a.domain_rules
+                    .contains(&feedback::sentiment::SERVICE_MODEL.to_owned())
+            );
+        }
+        // General text the rules leave alone and the model has no view on keeps VADER's scores.
+        let vader = Analyzer::vader_only();
+        for text in [
+            "The senate will vote on the budget next week.",
+            "What a lovely film!",
+        ] {
+            let a = Analyzer::new().analyze(text);
+            if a.domain_rules.is_empty() {
+                assert_eq!(a.scores, vader.score(text), "{text}");
+            }
+        }
     }
 
     // ---- API for the server and the command line ------------------------------------------------

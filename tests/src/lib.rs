@@ -182,6 +182,7 @@ async fn start(db: TestDb, options: AppOptions) -> anyhow::Result<TestApp> {
         telegram: telegram.clone(),
         nps,
         summary,
+        sentiment: Default::default(),
     };
     let state = hark_bot::app::build(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;

@@ -393,6 +393,16 @@ impl DomainLexicon {
             });
         }
         next.rebuild_index();
+        if next.entries.len() > super::vader::MAX_SLOTS {
+            return Err(SentimentError::InvalidLexicon {
+                origin: origin.to_string(),
+                problems: vec![format!(
+                    "the rules name {} distinct words; at most {} fit",
+                    next.entries.len(),
+                    super::vader::MAX_SLOTS
+                )],
+            });
+        }
         *self = next;
         Ok(())
     }
@@ -1757,7 +1767,7 @@ fn push_normalized(out: &mut String, raw: &str) {
 }
 
 /// [`normalize_word`] borrowing when the token is already plain lowercase ASCII.
-fn normalize_cow(raw: &str) -> Cow<'_, str> {
+pub(crate) fn normalize_cow(raw: &str) -> Cow<'_, str> {
     let trimmed = raw.trim_matches(is_punct);
     if trimmed
         .bytes()
@@ -1871,7 +1881,7 @@ mod tests {
     fn can_fire_never_hides_a_rule() {
         let vader = Vader::embedded();
         let domain = DomainLexicon::builtin();
-        let words = vader.words_with_domain(domain.words());
+        let words = vader.words_with_domain(domain.words(), std::iter::empty());
         let mut texts: Vec<String> = [
             include_str!("../../data/sentiment/service_messages.tsv"),
             include_str!("../../data/sentiment/service_messages_dev.tsv"),

@@ -9,9 +9,14 @@
 //!   vendored under MIT in `data/sentiment/`. On general text its scores equal the reference's.
 //! - `domain`: the customer-service layer ("my order never arrived", "on hold for 45 minutes",
 //!   "great, another delay"), driven by `data/sentiment/service_lexicon.tsv`.
+//! - `model`: the service model, a classifier trained on labelled customer-service messages
+//!   (`data/sentiment/service_messages*.tsv`), for the complaints no rule names ("got two left
+//!   shoes"). It speaks only where the lexicon and the rules found no sentiment, or where a
+//!   service rule fired and it is confident (see [`DEFAULT_CONFIDENCE`]).
 //!
-//! *Architecture invariant*: when no customer-service rule fires, the scores are exactly plain
-//! VADER's. *Architecture invariant*: scoring is linear (`n log n` at worst) in the message
+//! *Architecture invariant*: when no customer-service rule fires and the service model does not
+//! decide, the scores are exactly plain VADER's; [`Analysis::domain_rules`] names whatever
+//! changed them. *Architecture invariant*: scoring is linear (`n log n` at worst) in the message
 //! length; a 64 KiB message scores in a few milliseconds.
 //!
 //! Measuring: `cargo test -p feedback sentiment` checks parity with the reference, every rule and
@@ -29,6 +34,7 @@
 //! ```
 
 mod domain;
+mod model;
 mod vader;
 
 use std::cell::RefCell;
@@ -39,6 +45,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use domain::DomainLexicon;
+use model::{Example, ServiceModel};
 use vader::{Token, Vader, WordMap};
 
 /// Errors of the sentiment module.
@@ -56,6 +63,14 @@ pub enum SentimentError {
         /// One entry per bad line, each starting with `line N:`.
         problems: Vec<String>,
     },
+    #[error("invalid labelled messages {origin}: {}", problems.join("; "))]
+    InvalidExamples {
+        origin: String,
+        /// One entry per bad line, each starting with `line N:`.
+        problems: Vec<String>,
+    },
+    #[error("the labelled messages {origin} and the built-in ones hold fewer than two labels")]
+    NothingToLearn { origin: String },
 }
 
 /// The sentiment class of a message, from the compound score with VADER's ±0.05 thresholds.
@@ -96,8 +111,37 @@ pub struct Scores {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analysis {
     pub scores: Scores,
-    /// `file:line` of every domain rule that fired, in order; empty means plain VADER.
+    /// `file:line` of every domain rule that fired, in order, then [`SERVICE_MODEL`] when the
+    /// service model decided the scores; empty means plain VADER.
     pub domain_rules: Vec<String>,
+}
+
+/// How [`Analysis::domain_rules`] names the service model.
+pub const SERVICE_MODEL: &str = "service-model";
+
+/// How sure the service model must be of its label to use it (see
+/// [`Analyzer::with_service_model_confidence`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelConfidence {
+    /// Where the lexicon and the rules found no sentiment (a neutral label).
+    pub fill: f64,
+    /// Where a customer-service rule fired: to overrule the rules' label.
+    pub overrule: f64,
+}
+
+/// Where the rules found nothing the model's most likely label stands; to overrule a rule it
+/// must be 70% sure. Chosen on labelled messages the model had not been trained on and on the
+/// VADER corpora (see `docs/benchmarks.md`).
+pub const DEFAULT_CONFIDENCE: ModelConfidence = ModelConfidence {
+    fill: 0.0,
+    overrule: 0.7,
+};
+
+/// The service model and the labelled messages it was trained on (to add to them).
+#[derive(Debug)]
+struct Learned {
+    model: ServiceModel,
+    examples: Vec<Example>,
 }
 
 /// Scores messages. Build it once and share it (`Send + Sync`, cheap to clone): the VADER
@@ -108,6 +152,9 @@ pub struct Analyzer {
     domain: Option<Arc<DomainLexicon>>,
     /// VADER's words marked with the domain layer's, when there is one.
     words: Option<Arc<WordMap>>,
+    /// The service model, when the analyzer has one.
+    learned: Option<Arc<Learned>>,
+    confidence: ModelConfidence,
 }
 
 fn shared_vader() -> Arc<Vader> {
@@ -115,25 +162,48 @@ fn shared_vader() -> Arc<Vader> {
     VADER.get_or_init(|| Arc::new(Vader::embedded())).clone()
 }
 
-fn shared_builtin_domain() -> (Arc<DomainLexicon>, Arc<WordMap>) {
-    static DOMAIN: OnceLock<(Arc<DomainLexicon>, Arc<WordMap>)> = OnceLock::new();
-    DOMAIN
+/// The built-in customer-service layer: rules, the service model trained on the built-in
+/// labelled messages, and VADER's words marked with both. Built once per process.
+type Builtin = (Arc<DomainLexicon>, Option<Arc<Learned>>, Arc<WordMap>);
+
+fn shared_builtin() -> Builtin {
+    static BUILTIN: OnceLock<Builtin> = OnceLock::new();
+    BUILTIN
         .get_or_init(|| {
+            let vader = shared_vader();
             let domain = DomainLexicon::builtin();
-            let words = shared_vader().words_with_domain(domain.words());
-            (Arc::new(domain), Arc::new(words))
+            let learned = Learned::train(model::builtin_examples(), &vader);
+            let words = words_for(&vader, Some(&domain), learned.as_deref());
+            (Arc::new(domain), learned, Arc::new(words))
         })
         .clone()
 }
 
+/// VADER's words marked with a layer's rules and model.
+fn words_for(vader: &Vader, domain: Option<&DomainLexicon>, learned: Option<&Learned>) -> WordMap {
+    vader.words_with_domain(
+        domain.into_iter().flat_map(DomainLexicon::words),
+        learned.into_iter().flat_map(|l| l.model.words()),
+    )
+}
+
+impl Learned {
+    fn train(examples: Vec<Example>, vader: &Vader) -> Option<Arc<Learned>> {
+        let model = ServiceModel::train(&examples, vader)?;
+        Some(Arc::new(Learned { model, examples }))
+    }
+}
+
 impl Default for Analyzer {
-    /// VADER plus the built-in customer-service layer.
+    /// VADER plus the built-in customer-service layer and service model.
     fn default() -> Self {
-        let (domain, words) = shared_builtin_domain();
+        let (domain, learned, words) = shared_builtin();
         Analyzer {
             vader: shared_vader(),
             domain: Some(domain),
             words: Some(words),
+            learned,
+            confidence: DEFAULT_CONFIDENCE,
         }
     }
 }
@@ -150,7 +220,59 @@ impl Analyzer {
             vader: shared_vader(),
             domain: None,
             words: None,
+            learned: None,
+            confidence: DEFAULT_CONFIDENCE,
         }
+    }
+
+    /// The same analyzer without the service model: VADER and the lexicon's rules only.
+    pub fn without_service_model(self) -> Self {
+        Analyzer {
+            learned: None,
+            ..self
+        }
+    }
+
+    /// How sure the service model must be to decide; [`DEFAULT_CONFIDENCE`] unless set. For
+    /// measuring: a probability of 1 or more never decides.
+    pub fn with_service_model_confidence(self, confidence: ModelConfidence) -> Self {
+        Analyzer { confidence, ..self }
+    }
+
+    /// Retrains the service model on the built-in labelled messages plus those in `path`
+    /// (`label<TAB>text` lines, labels `negative`, `neutral` or `positive`, `#` comments):
+    /// the owner's own customers' words. Every bad line is reported with its line number.
+    pub fn with_service_examples_file(self, path: &Path) -> Result<Self, SentimentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SentimentError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.with_service_examples_str(&text, &path.display().to_string())
+    }
+
+    /// Like [`Analyzer::with_service_examples_file`] for messages already in memory.
+    pub fn with_service_examples_str(
+        self,
+        text: &str,
+        origin: &str,
+    ) -> Result<Self, SentimentError> {
+        let added = model::parse_examples(text, origin)?;
+        let mut examples = match &self.learned {
+            Some(learned) => learned.examples.clone(),
+            None => model::builtin_examples(),
+        };
+        examples.extend(added);
+        let learned = Learned::train(examples, &self.vader).ok_or_else(|| {
+            SentimentError::NothingToLearn {
+                origin: origin.to_owned(),
+            }
+        })?;
+        let words = words_for(&self.vader, self.domain.as_deref(), Some(&learned));
+        Ok(Analyzer {
+            words: Some(Arc::new(words)),
+            learned: Some(learned),
+            ..self
+        })
     }
 
     /// Adds the rules of a domain lexicon file (format: see `data/sentiment/service_lexicon.tsv`)
@@ -168,11 +290,13 @@ impl Analyzer {
     pub fn with_domain_lexicon_str(self, text: &str, origin: &str) -> Result<Self, SentimentError> {
         let mut domain = self.domain.as_deref().cloned().unwrap_or_default();
         domain.extend_from_str(text, origin)?;
-        let words = self.vader.words_with_domain(domain.words());
+        let words = words_for(&self.vader, Some(&domain), self.learned.as_deref());
         Ok(Analyzer {
             vader: self.vader,
             domain: Some(Arc::new(domain)),
             words: Some(Arc::new(words)),
+            learned: self.learned,
+            confidence: self.confidence,
         })
     }
 
@@ -221,24 +345,68 @@ impl Analyzer {
         self.vader.tokenize_into(&text, words, &mut tokens);
         self.vader.valences_into(&tokens, sentiments);
         let mut rules = Vec::new();
+        let mut service_rules_fired = false;
         if let Some(domain) = &self.domain {
             let fired = domain.apply(marks, &tokens, self.words.as_deref(), sentiments, explain);
+            service_rules_fired = fired.count > 0;
             if explain {
                 rules = fired.rules.iter().map(ToString::to_string).collect();
             }
         }
         vader::but_check(&tokens, sentiments);
         let raw = vader::score_valence_marks(sentiments, marks);
-        *token_buffer = recycle(tokens);
         let compound = vader::py_round(raw.compound, 4);
-        let scores = Scores {
+        let mut scores = Scores {
             compound,
             pos: vader::py_round(raw.pos, 3),
             neu: vader::py_round(raw.neu, 3),
             neg: vader::py_round(raw.neg, 3),
             label: Label::from_compound(compound),
         };
+        if let Some(decided) = self.service_model_decision(&tokens, scores, service_rules_fired) {
+            scores = decided;
+            if explain {
+                rules.push(SERVICE_MODEL.to_owned());
+            }
+        }
+        *token_buffer = recycle(tokens);
         (scores, rules)
+    }
+
+    /// The service model's scores where it decides: the rules found no sentiment and it sees
+    /// some, or a service rule fired and it is sure enough of another label.
+    fn service_model_decision(
+        &self,
+        tokens: &[Token<'_>],
+        scores: Scores,
+        service_rules_fired: bool,
+    ) -> Option<Scores> {
+        let learned = self.learned.as_deref()?;
+        let words = self.words.as_deref()?;
+        if scores.label != Label::Neutral && !service_rules_fired {
+            return None;
+        }
+        let prediction = learned.model.predict(tokens, words)?;
+        let decides = if scores.label == Label::Neutral {
+            // A threshold of 0 needs no probabilities: the exponentials are skipped.
+            prediction.label() != Label::Neutral
+                && (self.confidence.fill <= 0.0 || prediction.top().1 >= self.confidence.fill)
+        } else {
+            let (label, confidence) = prediction.top();
+            label != scores.label && confidence >= self.confidence.overrule
+        };
+        if !decides {
+            return None;
+        }
+        let [neg, neu, pos] = prediction.probabilities();
+        let compound = vader::py_round(prediction.compound(), 4);
+        Some(Scores {
+            compound,
+            pos: vader::py_round(pos, 3),
+            neu: vader::py_round(neu, 3),
+            neg: vader::py_round(neg, 3),
+            label: Label::from_compound(compound),
+        })
     }
 }
 

@@ -458,6 +458,9 @@ pub(crate) struct Token<'t> {
     /// kept the punctuation of a short token ("ok."); [`DOMAIN_UNKNOWN`] for a token that is not
     /// ASCII (the layer normalises those itself).
     pub domain: u32,
+    /// The service model's word id of the same normalised word (`u32::MAX`: a word it never
+    /// saw; [`DOMAIN_UNKNOWN`] for a token that is not ASCII, as for `domain`).
+    pub model: u32,
     /// The layer's normalised word starts with an ASCII digit (ASCII tokens of an analyzer
     /// with a domain layer only).
     pub digit: bool,
@@ -485,19 +488,50 @@ impl Token<'_> {
     }
 }
 
-/// [`Token::domain`] of a token that is not ASCII.
+/// [`Token::domain`] (and [`Token::model`]) of a token that is not ASCII.
 pub(crate) const DOMAIN_UNKNOWN: u32 = u32::MAX - 1;
 
 /// Everything the scorer needs to know about one lowercased word, found with one lookup.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WordInfo {
-    /// Lexicon valence, NaN when the word is not in the lexicon (keeps this 16 bytes).
+    /// Lexicon valence, NaN when the word is not in the lexicon (an `f64` rather than an
+    /// `Option`, and 16-bit slots, keep this 16 bytes: the map is read once per token and
+    /// must stay in cache).
     lex: f64,
     /// +1 for an intensifier (B_INCR), -1 for a dampener (B_DECR), 0 otherwise.
     booster: i8,
     negation: bool,
-    domain: u32,
+    /// The domain slot, in 16 bits ([`MAX_SLOTS`]).
+    domain: u16,
+    /// The service model's id of the word, in 16 bits ([`MAX_SLOTS`]).
+    model: u16,
     sym: u8,
+}
+
+/// Domain slots and model ids are stored in 16 bits: `u16::MAX` is none (`u32::MAX` outside).
+/// Neither the rules nor the model may use more than [`MAX_SLOTS`] words.
+pub(crate) const MAX_SLOTS: usize = 65_000;
+
+fn narrow(id: u32) -> u16 {
+    u16::try_from(id).unwrap_or(u16::MAX)
+}
+
+fn widen(id: u16) -> u32 {
+    if id == u16::MAX {
+        u32::MAX
+    } else {
+        u32::from(id)
+    }
+}
+
+impl WordInfo {
+    fn domain(&self) -> u32 {
+        widen(self.domain)
+    }
+
+    fn model(&self) -> u32 {
+        widen(self.model)
+    }
 }
 
 impl Default for WordInfo {
@@ -506,7 +540,8 @@ impl Default for WordInfo {
             lex: f64::NAN,
             booster: 0,
             negation: false,
-            domain: u32::MAX,
+            domain: u16::MAX,
+            model: u16::MAX,
             sym: sym::NONE,
         }
     }
@@ -567,7 +602,8 @@ pub(crate) struct WordMap {
     short: FxMap<ShortKey, WordInfo>,
     /// Words longer than 23 bytes (none in VADER's lexicon; possible in domain files).
     long: FxMap<Box<str>, WordInfo>,
-    /// Some word has a domain slot: tokenizing fills in [`Token::domain`] exactly.
+    /// Some word has a domain slot or a model id: tokenizing fills in [`Token::domain`] and
+    /// [`Token::model`] exactly.
     has_domain: bool,
 }
 
@@ -579,7 +615,12 @@ impl WordMap {
 
     /// The domain slot of `word` (`u32::MAX` when no domain rule uses it).
     pub(crate) fn domain_slot(&self, word: &str) -> u32 {
-        self.get(word).map_or(u32::MAX, |i| i.domain)
+        self.get(word).map_or(u32::MAX, WordInfo::domain)
+    }
+
+    /// The service model's id of `word` (`u32::MAX` when it has none).
+    pub(crate) fn model_id(&self, word: &str) -> u32 {
+        self.get(word).map_or(u32::MAX, WordInfo::model)
     }
 
     #[inline]
@@ -678,16 +719,19 @@ impl Vader {
         &self.words
     }
 
-    /// VADER's words plus a mark on each word a domain layer has rules about, so that one
-    /// lookup per token serves both.
+    /// VADER's words plus a mark on each word a domain layer has rules about and on each
+    /// word the service model knows, so that one lookup per token serves all three.
     pub(crate) fn words_with_domain<'a>(
         &self,
         domain_words: impl Iterator<Item = (&'a str, u32)>,
+        model_words: impl Iterator<Item = (&'a str, u32)>,
     ) -> WordMap {
         let mut words = self.words.clone();
         for (w, slot) in domain_words {
-            let info = words.entry(w);
-            info.domain = slot;
+            words.entry(w).domain = narrow(slot);
+        }
+        for (w, id) in model_words {
+            words.entry(w).model = narrow(id);
         }
         words.has_domain = true;
         words
@@ -811,10 +855,10 @@ impl Vader {
                 !cased && edge(word.as_bytes().first()) && edge(word.as_bytes().last()) && ascii;
             // The layer's word differs from VADER's only when VADER kept the punctuation of a
             // short token ("ok.", "I,"): then it is that token trimmed, at most two letters.
-            let (domain, digit) = if !words.has_domain {
-                (info.domain, false)
+            let (domain, model, digit) = if !words.has_domain {
+                (info.domain(), info.model(), false)
             } else if !ascii {
-                (DOMAIN_UNKNOWN, false)
+                (DOMAIN_UNKNOWN, DOMAIN_UNKNOWN, false)
             } else if word.len() == raw.len()
                 // ASCII punctuation is one byte, never part of a longer character: test bytes.
                 && (raw.as_bytes().first().is_some_and(|&b| class(b) & PUNCT != 0)
@@ -826,14 +870,18 @@ impl Vader {
                 let lowered = &mut small[..trimmed.len().min(2)];
                 lowered.copy_from_slice(&trimmed.as_bytes()[..lowered.len()]);
                 lowered.make_ascii_lowercase();
-                let slot = match std::str::from_utf8(lowered) {
-                    Ok(w) if trimmed.len() <= 2 => words.domain_slot(w),
-                    _ => words.domain_slot(&trimmed.to_ascii_lowercase()),
+                let found = match std::str::from_utf8(lowered) {
+                    Ok(w) if trimmed.len() <= 2 => words.get(w),
+                    _ => words.get(&trimmed.to_ascii_lowercase()),
                 };
-                (slot, digit)
+                (
+                    found.map_or(u32::MAX, WordInfo::domain),
+                    found.map_or(u32::MAX, WordInfo::model),
+                    digit,
+                )
             } else {
                 let digit = word.as_bytes().first().is_some_and(u8::is_ascii_digit);
-                (info.domain, digit)
+                (info.domain(), info.model(), digit)
             };
             Token {
                 raw,
@@ -842,6 +890,7 @@ impl Vader {
                 lex_or_nan: info.lex,
                 booster_sign: info.booster,
                 domain,
+                model,
                 digit,
                 sym: info.sym,
                 negation,
