@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
-
 use super::updates::{Press, lines as common};
 use super::{Telegram, TelegramError};
 use crate::store::{Channel, SurveyKind, now_ms};
@@ -84,10 +82,7 @@ impl Telegram {
             .store()
             .await_csat_comment(conversation_id, until)
             .await?;
-        let skip = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback(
-            lines::SKIP,
-            Press::CsatSkip { conversation_id }.data(),
-        )]]);
+        let skip = Press::CsatSkip { conversation_id }.alone(lines::SKIP);
         self.sender
             .send_text(chat, lines::ASK_COMMENT, Some(skip))
             .await

@@ -133,10 +133,7 @@ impl Telegram {
 
     /// The follow-up question, with a Skip button.
     pub(super) async fn ask_nps_reason(&self, chat: i64, ask_id: i64) -> Result<(), TelegramError> {
-        let skip = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback(
-            lines::SKIP,
-            Press::NpsSkip { ask_id }.data(),
-        )]]);
+        let skip = Press::NpsSkip { ask_id }.alone(lines::SKIP);
         self.sender
             .send_text(chat, lines::REASON, Some(skip))
             .await

@@ -114,6 +114,16 @@ impl Press {
     }
 }
 
+impl Press {
+    /// A keyboard of this one button ("Skip" under a follow-up question).
+    pub(super) fn alone(self, label: &str) -> InlineKeyboardMarkup {
+        InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback(
+            label,
+            self.data(),
+        )]])
+    }
+}
+
 /// The survey question that follows a press.
 enum NextQuestion {
     /// The CSAT rating's optional comment (NPS follows it).
