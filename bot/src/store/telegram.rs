@@ -193,16 +193,23 @@ impl Store {
         Ok(id)
     }
 
-    /// Stops waiting for a conversation's CSAT comment. True for the one caller that stopped
-    /// a wait still open at `now` (so a comment and a Skip press racing go on to one NPS
-    /// question, not two).
-    pub async fn stop_awaiting_csat_comment(&self, conversation_id: i64, now: i64) -> Result<bool> {
+    /// Stops waiting for a conversation's CSAT comment in `chat_id`. True for the one caller
+    /// that stopped a wait still open at `now` (so a comment and a Skip press racing go on to
+    /// one NPS question, not two); false when there was none.
+    pub async fn stop_awaiting_csat_comment(
+        &self,
+        conversation_id: i64,
+        chat_id: i64,
+        now: i64,
+    ) -> Result<bool> {
         let done = on_writer!(self, pool => {
             sqlx::query(
                 "UPDATE telegram_survey_prompts SET comment_until = NULL \
-                 WHERE kind = 'csat' AND conversation_id = $1 AND comment_until > $2",
+                 WHERE kind = 'csat' AND conversation_id = $1 AND chat_id = $2 \
+                 AND comment_until > $3",
             )
             .bind(conversation_id)
+            .bind(chat_id)
             .bind(now)
             .execute(pool)
             .await?

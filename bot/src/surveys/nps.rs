@@ -121,7 +121,8 @@ pub enum NotDue {
     },
 }
 
-fn ms(d: Duration) -> i64 {
+/// A duration in Unix milliseconds, saturating.
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::updates::{Press, lines as common};
 use super::{Telegram, TelegramError};
 use crate::store::{Channel, SurveyKind, now_ms};
-use crate::surveys::nps::Occasion;
+use crate::surveys::nps::{Occasion, ms};
 use crate::surveys::{Answer, Comment, Score, SurveyError};
 
 pub mod lines {
@@ -77,7 +77,7 @@ impl Telegram {
         chat: i64,
         conversation_id: i64,
     ) -> Result<(), TelegramError> {
-        let until = now_ms().saturating_add(window_ms());
+        let until = now_ms().saturating_add(ms(COMMENT_WINDOW));
         self.engine
             .store()
             .await_csat_comment(conversation_id, until)
@@ -108,7 +108,7 @@ impl Telegram {
         let Some(response) = response.filter(|r| r.customer_id == customer) else {
             // The rating is gone or belongs to someone else (a relinked chat): stop waiting.
             store
-                .stop_awaiting_csat_comment(conversation_id, now)
+                .stop_awaiting_csat_comment(conversation_id, chat, now)
                 .await?;
             return Ok(false);
         };
@@ -121,7 +121,7 @@ impl Telegram {
             }
         };
         if !store
-            .stop_awaiting_csat_comment(conversation_id, now)
+            .stop_awaiting_csat_comment(conversation_id, chat, now)
             .await?
         {
             // Skipped in the meantime: the message is an ordinary one.
@@ -160,7 +160,7 @@ impl Telegram {
     }
 
     /// Ends the wait for the comment on the customer's own conversation in this chat. False
-    /// when none was awaited (given, skipped, expired, or not theirs).
+    /// when none was awaited (given, skipped, expired, another chat's, or not theirs).
     async fn skip_csat_comment(
         &self,
         chat: i64,
@@ -168,16 +168,17 @@ impl Telegram {
         conversation_id: i64,
     ) -> Result<bool, TelegramError> {
         let store = self.engine.store();
-        let now = now_ms();
-        if store.csat_comment_awaited(chat, now).await? != Some(conversation_id) {
-            return Ok(false);
-        }
-        let conversation = store.conversation(conversation_id).await?;
-        if conversation.customer_id != customer {
+        let theirs = match store.conversation(conversation_id).await {
+            Ok(conversation) => conversation.customer_id == customer,
+            // A forged button naming no conversation.
+            Err(crate::store::StoreError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !theirs {
             return Ok(false);
         }
         Ok(store
-            .stop_awaiting_csat_comment(conversation_id, now)
+            .stop_awaiting_csat_comment(conversation_id, chat, now_ms())
             .await?)
     }
 
@@ -220,8 +221,4 @@ impl Telegram {
             tracing::warn!(error = %e, "asking the NPS question failed");
         }
     }
-}
-
-fn window_ms() -> i64 {
-    i64::try_from(COMMENT_WINDOW.as_millis()).unwrap_or(i64::MAX)
 }
